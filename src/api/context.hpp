@@ -1,0 +1,37 @@
+#pragma once
+// What the REST handlers need from the application, and nothing more.
+#include <functional>
+#include <string>
+
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include "psig/common/asio.hpp"
+#include "psig/common/metrics.hpp"
+#include "psig/storage/repositories.hpp"
+
+namespace psig::api {
+
+struct api_settings {
+  std::string admin_token;
+  bool signup_enabled = true;
+  int session_ttl_seconds = 7 * 24 * 3600;
+  int password_iterations = 210'000;
+};
+
+// One dependency check for /readyz: "ok", or a short reason.
+struct health_check {
+  std::string name;
+  bool required;  // false: reported as degraded, the node stays ready
+  std::function<awaitable<std::string>()> probe;
+};
+
+struct api_context {
+  api_settings settings;
+  storage::repositories& repos;
+  asio::thread_pool& blocking;  // password hashing and blocking client calls
+  common::metrics_registry& metrics;
+  std::vector<health_check> health;
+};
+
+}  // namespace psig::api

@@ -1,0 +1,33 @@
+#pragma once
+// The process's NATS connection: made at start-up, reconnecting forever on its own (nats.c's
+// reconnect thread), with a JetStream context for the delivery streams of later stages.
+#include <string>
+
+typedef struct __natsConnection natsConnection;
+typedef struct __jsCtx jsCtx;
+typedef struct __natsOptions natsOptions;
+
+namespace psig::bus {
+
+class nats_client {
+ public:
+  nats_client(const std::string& url, const std::string& name);  // never throws on a down server
+  ~nats_client();
+  nats_client(const nats_client&) = delete;
+  nats_client& operator=(const nats_client&) = delete;
+
+  // Blocking (up to ~1 s): "ok" when connected and JetStream answers, else the reason.
+  // Call from a blocking pool, never from an I/O thread.
+  std::string probe();
+  void close();
+
+  natsConnection* connection() const { return conn_; }
+  jsCtx* jetstream() const { return js_; }
+
+ private:
+  natsOptions* opts_ = nullptr;
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+}  // namespace psig::bus

@@ -1,0 +1,102 @@
+#include "cache/redis_client.hpp"
+
+#include <charconv>
+
+#include <hiredis/hiredis.h>
+
+namespace psig::cache {
+namespace {
+
+bool to_int(std::string_view s, int& out) {
+  const auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return e == std::errc{} && p == s.data() + s.size();
+}
+
+// The reply is freed on every path.
+struct reply_ptr {
+  redisReply* r;
+  ~reply_ptr() {
+    if (r != nullptr) freeReplyObject(r);
+  }
+};
+
+}  // namespace
+
+std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
+  constexpr std::string_view scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+  std::string_view rest = std::string_view(url).substr(scheme.size());
+  redis_endpoint ep;
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    const auto colon = userinfo.find(':');
+    ep.password = std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
+    rest = rest.substr(at + 1);
+  }
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    const auto db = rest.substr(slash + 1);
+    if (!db.empty() && !to_int(db, ep.db)) return std::nullopt;
+    rest = rest.substr(0, slash);
+  }
+  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    if (!to_int(rest.substr(colon + 1), ep.port) || ep.port <= 0 || ep.port > 65535) return std::nullopt;
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) ep.host = std::string(rest);
+  return ep;
+}
+
+redis_client::redis_client(redis_endpoint ep) : ep_(std::move(ep)) {}
+
+redis_client::~redis_client() { drop(); }
+
+void redis_client::drop() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+bool redis_client::ensure_connected(std::string& error) {
+  if (ctx_ != nullptr && ctx_->err == 0) return true;
+  drop();
+  const timeval timeout{1, 0};
+  ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, timeout);
+  if (ctx_ == nullptr || ctx_->err != 0) {
+    error = ctx_ != nullptr ? ctx_->errstr : "cannot allocate a Redis context";
+    drop();
+    return false;
+  }
+  redisSetTimeout(ctx_, timeout);
+  if (!ep_.password.empty()) {
+    reply_ptr r{static_cast<redisReply*>(redisCommand(ctx_, "AUTH %s", ep_.password.c_str()))};
+    if (r.r == nullptr || r.r->type == REDIS_REPLY_ERROR) {
+      error = "AUTH failed";
+      drop();
+      return false;
+    }
+  }
+  if (ep_.db != 0) {
+    reply_ptr r{static_cast<redisReply*>(redisCommand(ctx_, "SELECT %d", ep_.db))};
+    if (r.r == nullptr || r.r->type == REDIS_REPLY_ERROR) {
+      error = "SELECT failed";
+      drop();
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string redis_client::probe() {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return error;
+  reply_ptr r{static_cast<redisReply*>(redisCommand(ctx_, "PING"))};
+  if (r.r == nullptr) {
+    error = ctx_->errstr;
+    drop();
+    return error.empty() ? "no reply" : error;
+  }
+  if (r.r->type == REDIS_REPLY_STATUS && std::string_view(r.r->str, r.r->len) == "PONG") return "ok";
+  return "unexpected reply to PING";
+}
+
+}  // namespace psig::cache

@@ -1,0 +1,42 @@
+#pragma once
+// A Redis connection for readiness (and later presence and rate limits). Commands are blocking
+// with short timeouts and must run on a blocking pool; a broken connection is re-made on the
+// next command, so Redis restarts need nothing from the operator.
+#include <mutex>
+#include <optional>
+#include <string>
+
+struct redisContext;
+
+namespace psig::cache {
+
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int db = 0;
+};
+
+// redis://[:password@]host[:port][/db]; nullopt when malformed.
+std::optional<redis_endpoint> parse_redis_url(const std::string& url);
+
+class redis_client {
+ public:
+  explicit redis_client(redis_endpoint ep);
+  ~redis_client();
+  redis_client(const redis_client&) = delete;
+  redis_client& operator=(const redis_client&) = delete;
+
+  // "ok" when PING answers PONG, else the reason.
+  std::string probe();
+
+ private:
+  bool ensure_connected(std::string& error);
+  void drop();
+
+  redis_endpoint ep_;
+  std::mutex mutex_;
+  redisContext* ctx_ = nullptr;
+};
+
+}  // namespace psig::cache

@@ -1,0 +1,45 @@
+#pragma once
+// Helpers shared by the repositories (pqxx stays inside src/storage).
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "psig/storage/models.hpp"
+
+namespace psig::storage::pg {
+
+// SQL expression rendering a timestamptz column as RFC 3339 UTC with milliseconds.
+inline std::string ts(std::string_view column) {
+  return "to_char(" + std::string(column) +
+         R"( AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))";
+}
+
+// libpqxx 6 sends a null `const char*` as SQL NULL; it has no std::optional parameters.
+inline const char* nullable(const std::optional<std::string>& v) {
+  return v ? v->c_str() : nullptr;
+}
+
+inline std::optional<std::string> opt_string(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<std::string>();
+}
+
+inline nlohmann::json json_or_null(const pqxx::field& f) {
+  if (f.is_null()) return nullptr;
+  return nlohmann::json::parse(f.c_str());
+}
+
+// Rows were fetched with LIMIT limit + 1: the extra row only says that another page exists.
+template <class T, class Map>
+page<T> to_page(const pqxx::result& r, std::size_t limit, Map map_row) {
+  page<T> p;
+  for (std::size_t i = 0; i < r.size() && i < limit; ++i) p.items.push_back(map_row(r[i]));
+  if (r.size() > limit && !p.items.empty()) p.next_cursor = p.items.back().id;
+  return p;
+}
+
+}  // namespace psig::storage::pg
