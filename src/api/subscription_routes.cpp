@@ -45,8 +45,10 @@ awaitable<http::response> create_subscription(api_context& ctx, http::request& r
     }
   }
   if (!v.ok()) co_return v.error(req);
-  auto created = co_await ctx.repos.subscriptions.create(storage::subscription{
-      common::new_id("sub"), a.project->id, *consumer_id, *pattern, filter_spec, {}});
+  // Named, not a temporary inside the co_await: g++ 12 destroys such aggregates wrongly.
+  storage::subscription s{common::new_id("sub"), a.project->id, *consumer_id, *pattern,
+                          filter_spec, {}};
+  auto created = co_await ctx.repos.subscriptions.create(std::move(s));
   if (!created) {
     co_return http::error_response(req, 422, "validation_failed",
                                    "consumer_id: no such consumer in this project",

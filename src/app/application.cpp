@@ -66,8 +66,8 @@ int application::run() {
   auto& p = *parts_;
   p.api.health = {
       {"postgres", true,
-       [&p]() -> awaitable<std::string> {
-         co_return co_await p.pg.run([](pqxx::connection& c) {
+       [&p]() {
+         return p.pg.run([](pqxx::connection& c) {
            pqxx::nontransaction(c).exec("SELECT 1");
            return std::string("ok");
          });

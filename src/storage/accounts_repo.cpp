@@ -24,7 +24,7 @@ std::optional<account> first(const pqxx::result& r) {
 }  // namespace
 
 awaitable<std::optional<account>> accounts_repo::create(account a) {
-  co_return co_await pool_.run([a = std::move(a)](pqxx::connection& c) -> std::optional<account> {
+  return pool_.run([a = std::move(a)](pqxx::connection& c) -> std::optional<account> {
     pqxx::work w(c);
     // ON CONFLICT on the lower(email) index: a taken e-mail is an answer, not an exception.
     const auto r = w.exec_params("INSERT INTO accounts (id, email, password_hash) "
@@ -37,7 +37,7 @@ awaitable<std::optional<account>> accounts_repo::create(account a) {
 }
 
 awaitable<std::optional<account>> accounts_repo::find_by_email(std::string email) {
-  co_return co_await pool_.run([email = std::move(email)](pqxx::connection& c) {
+  return pool_.run([email = std::move(email)](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params(
         "SELECT " + columns() + " FROM accounts WHERE lower(email) = lower($1)", email));
@@ -45,7 +45,7 @@ awaitable<std::optional<account>> accounts_repo::find_by_email(std::string email
 }
 
 awaitable<std::optional<account>> accounts_repo::find(std::string id) {
-  co_return co_await pool_.run([id = std::move(id)](pqxx::connection& c) {
+  return pool_.run([id = std::move(id)](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params("SELECT " + columns() + " FROM accounts WHERE id = $1", id));
   });
@@ -53,7 +53,7 @@ awaitable<std::optional<account>> accounts_repo::find(std::string id) {
 
 awaitable<bool> accounts_repo::create_session(std::string account_id, std::string token_hash,
                                               int ttl_seconds) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     w.exec_params(
         "INSERT INTO sessions (id, account_id, token_hash, expires_at) "
@@ -67,7 +67,7 @@ awaitable<bool> accounts_repo::create_session(std::string account_id, std::strin
 }
 
 awaitable<std::optional<account>> accounts_repo::find_by_session(std::string token_hash) {
-  co_return co_await pool_.run([token_hash = std::move(token_hash)](pqxx::connection& c) {
+  return pool_.run([token_hash = std::move(token_hash)](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     static const std::string sql = "SELECT a.id, a.email, a.password_hash, " +
                                    pg::ts("a.created_at") +

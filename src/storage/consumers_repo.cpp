@@ -47,7 +47,7 @@ std::optional<std::string> template_text(const consumer& c) {
 }  // namespace
 
 awaitable<consumer> consumers_repo::create(consumer k) {
-  co_return co_await pool_.run([k = std::move(k)](pqxx::connection& c) {
+  return pool_.run([k = std::move(k)](pqxx::connection& c) {
     pqxx::work w(c);
     const auto tmpl = template_text(k);
     const auto r = w.exec_params(
@@ -63,7 +63,7 @@ awaitable<consumer> consumers_repo::create(consumer k) {
 }
 
 awaitable<std::optional<consumer>> consumers_repo::find(std::string project_id, std::string id) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params(
         "SELECT " + columns() + " FROM consumers WHERE project_id = $1 AND id = $2", project_id,
@@ -72,7 +72,7 @@ awaitable<std::optional<consumer>> consumers_repo::find(std::string project_id, 
 }
 
 awaitable<page<consumer>> consumers_repo::list(std::string project_id, page_request req) {
-  co_return co_await pool_.run([project_id = std::move(project_id), req](pqxx::connection& c) {
+  return pool_.run([project_id = std::move(project_id), req](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params("SELECT " + columns() +
                                      " FROM consumers WHERE project_id = $1"
@@ -83,7 +83,7 @@ awaitable<page<consumer>> consumers_repo::list(std::string project_id, page_requ
 }
 
 awaitable<std::optional<consumer>> consumers_repo::update(consumer k) {
-  co_return co_await pool_.run([k = std::move(k)](pqxx::connection& c) {
+  return pool_.run([k = std::move(k)](pqxx::connection& c) {
     pqxx::work w(c);
     const auto tmpl = template_text(k);
     const auto r = w.exec_params(
@@ -101,7 +101,7 @@ awaitable<std::optional<consumer>> consumers_repo::update(consumer k) {
 awaitable<std::optional<consumer>> consumers_repo::set_status(std::string project_id,
                                                               std::string id, std::string status,
                                                               std::optional<std::string> reason) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         "UPDATE consumers SET status = $3, disabled_reason = $4, updated_at = now()"
@@ -117,7 +117,7 @@ awaitable<std::optional<consumer>> consumers_repo::rotate_secret(std::string pro
                                                                  std::string id,
                                                                  std::string new_secret,
                                                                  int overlap_seconds) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         "UPDATE consumers SET previous_secret = secret, secret = $3,"
@@ -131,7 +131,7 @@ awaitable<std::optional<consumer>> consumers_repo::rotate_secret(std::string pro
 }
 
 awaitable<bool> consumers_repo::remove(std::string project_id, std::string id) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     // Subscriptions and deliveries of the consumer cascade.
     const auto r =

@@ -32,7 +32,7 @@ std::optional<api_key> first(const pqxx::result& r) {
 }  // namespace
 
 awaitable<api_key> keys_repo::create(api_key k) {
-  co_return co_await pool_.run([k = std::move(k)](pqxx::connection& c) {
+  return pool_.run([k = std::move(k)](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         "INSERT INTO api_keys (id, project_id, name, prefix, key_hash, scopes) VALUES"
@@ -45,7 +45,7 @@ awaitable<api_key> keys_repo::create(api_key k) {
 }
 
 awaitable<page<api_key>> keys_repo::list(std::string project_id, page_request req) {
-  co_return co_await pool_.run([project_id = std::move(project_id), req](pqxx::connection& c) {
+  return pool_.run([project_id = std::move(project_id), req](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params("SELECT " + columns() +
                                      " FROM api_keys WHERE project_id = $1"
@@ -56,7 +56,7 @@ awaitable<page<api_key>> keys_repo::list(std::string project_id, page_request re
 }
 
 awaitable<std::optional<api_key>> keys_repo::revoke(std::string project_id, std::string id) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     // Revoking twice keeps the first revocation time.
     const auto r = w.exec_params("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
@@ -69,7 +69,7 @@ awaitable<std::optional<api_key>> keys_repo::revoke(std::string project_id, std:
 }
 
 awaitable<std::optional<api_key>> keys_repo::find_active_by_prefix(std::string prefix) {
-  co_return co_await pool_.run([prefix = std::move(prefix)](pqxx::connection& c) {
+  return pool_.run([prefix = std::move(prefix)](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params(
         "SELECT " + columns() + " FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL", prefix));

@@ -32,7 +32,7 @@ class pg_pool {
   template <class Fn>
   awaitable<std::invoke_result_t<Fn&, pqxx::connection&>> run(Fn fn) {
     using R = std::invoke_result_t<Fn&, pqxx::connection&>;
-    co_return co_await common::suspend_until<R>([this, fn = std::move(fn)](auto done) mutable {
+    auto start = [this, fn = std::move(fn)](auto done) mutable {
       submit([fn = std::move(fn), done = std::move(done)](pqxx::connection* c) mutable {
         auto call = [&]() -> R {
           if (c == nullptr) throw pqxx::broken_connection("database unavailable");
@@ -40,7 +40,8 @@ class pg_pool {
         };
         done(common::capture<R>(call));
       });
-    });
+    };
+    return common::suspend_until<R>(std::move(start));
   }
 
   std::size_t size() const { return size_; }

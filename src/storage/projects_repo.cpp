@@ -33,7 +33,7 @@ std::optional<project> first(const pqxx::result& r) {
 }  // namespace
 
 awaitable<project> projects_repo::create(project p) {
-  co_return co_await pool_.run([p = std::move(p)](pqxx::connection& c) {
+  return pool_.run([p = std::move(p)](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         "INSERT INTO projects (id, account_id, name, settings, retention_days, realtime_secret) "
@@ -47,14 +47,14 @@ awaitable<project> projects_repo::create(project p) {
 }
 
 awaitable<std::optional<project>> projects_repo::find(std::string id) {
-  co_return co_await pool_.run([id = std::move(id)](pqxx::connection& c) {
+  return pool_.run([id = std::move(id)](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params("SELECT " + columns() + " FROM projects WHERE id = $1", id));
   });
 }
 
 awaitable<page<project>> projects_repo::list(std::optional<std::string> owner, page_request req) {
-  co_return co_await pool_.run([owner = std::move(owner), req](pqxx::connection& c) {
+  return pool_.run([owner = std::move(owner), req](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params("SELECT " + columns() +
                                      " FROM projects WHERE ($1::text IS NULL OR account_id = $1)"
@@ -65,7 +65,7 @@ awaitable<page<project>> projects_repo::list(std::optional<std::string> owner, p
 }
 
 awaitable<std::optional<project>> projects_repo::update(project p) {
-  co_return co_await pool_.run([p = std::move(p)](pqxx::connection& c) {
+  return pool_.run([p = std::move(p)](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         "UPDATE projects SET name = $2, settings = $3::jsonb, retention_days = $4,"
@@ -78,7 +78,7 @@ awaitable<std::optional<project>> projects_repo::update(project p) {
 }
 
 awaitable<bool> projects_repo::remove(std::string id) {
-  co_return co_await pool_.run([id = std::move(id)](pqxx::connection& c) {
+  return pool_.run([id = std::move(id)](pqxx::connection& c) {
     pqxx::work w(c);
     // Foreign keys cascade: keys, consumers, subscriptions, events, deliveries, attempts, outbox.
     const auto r = w.exec_params("DELETE FROM projects WHERE id = $1", id);

@@ -24,7 +24,7 @@ std::optional<subscription> first(const pqxx::result& r) {
 }  // namespace
 
 awaitable<std::optional<subscription>> subscriptions_repo::create(subscription s) {
-  co_return co_await pool_.run([s = std::move(s)](pqxx::connection& c) {
+  return pool_.run([s = std::move(s)](pqxx::connection& c) {
     pqxx::work w(c);
     const std::optional<std::string> filter =
         s.filter.is_null() ? std::nullopt : std::optional(s.filter.dump());
@@ -43,7 +43,7 @@ awaitable<std::optional<subscription>> subscriptions_repo::create(subscription s
 
 awaitable<std::optional<subscription>> subscriptions_repo::find(std::string project_id,
                                                                 std::string id) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     return first(w.exec_params(
         "SELECT " + columns() + " FROM subscriptions WHERE project_id = $1 AND id = $2",
@@ -54,7 +54,7 @@ awaitable<std::optional<subscription>> subscriptions_repo::find(std::string proj
 awaitable<page<subscription>> subscriptions_repo::list(std::string project_id,
                                                        std::optional<std::string> consumer_id,
                                                        page_request req) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params(
         "SELECT " + columns() +
@@ -66,7 +66,7 @@ awaitable<page<subscription>> subscriptions_repo::list(std::string project_id,
 }
 
 awaitable<bool> subscriptions_repo::remove(std::string project_id, std::string id) {
-  co_return co_await pool_.run([=](pqxx::connection& c) {
+  return pool_.run([=](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params("DELETE FROM subscriptions WHERE project_id = $1 AND id = $2",
                                  project_id, id);
