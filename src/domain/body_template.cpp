@@ -1,11 +1,14 @@
 #include "psig/domain/body_template.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "domain/json_path.hpp"
 
 namespace psig::domain {
 namespace {
@@ -16,8 +19,6 @@ constexpr std::size_t max_template_bytes = std::size_t{64} * 1024;
 constexpr std::size_t max_placeholders = 256;
 // Not in the header's limits: templates are hand-written bodies, and this bounds recursion.
 constexpr int max_depth = 32;
-constexpr std::size_t max_path_bytes = 255;
-constexpr std::size_t max_path_tokens = 16;
 
 struct segment {
   std::string_view text;  // literal text, or the trimmed path of a placeholder
@@ -48,53 +49,17 @@ std::optional<std::string> split(std::string_view s, std::vector<segment>& out) 
   }
 }
 
-// Filter path rules (1-16 non-empty tokens, <= 255 bytes); braces and blanks are refused too
-// since inside a placeholder they are almost always a typo.
+// Filter path rules; braces and blanks are refused too since inside a placeholder they are
+// almost always a typo.
 bool valid_path(std::string_view path) {
-  if (path.empty() || path.size() > max_path_bytes) return false;
-  std::size_t tokens = 1;
-  char previous = '.';
-  for (char c : path) {
-    if (c == '.') {
-      if (previous == '.' || ++tokens > max_path_tokens) return false;
-    } else if (c == '{' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      return false;
-    }
-    previous = c;
-  }
-  return previous != '.';
-}
-
-// Digits only and short enough not to overflow; otherwise not an array index.
-bool as_index(std::string_view token, std::size_t& out) {
-  if (token.empty() || token.size() > 9) return false;
-  out = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<std::size_t>(c - '0');
-  }
-  return true;
+  const auto stray = [](char c) {
+    return c == '{' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  };
+  return !validate_path(path) && std::none_of(path.begin(), path.end(), stray);
 }
 
 const json* resolve(const json& envelope, std::string_view path) {
-  if (!valid_path(path)) return nullptr;
-  const json* current = &envelope;
-  while (true) {
-    const std::size_t dot = path.find('.');
-    const std::string_view token = path.substr(0, dot);
-    std::size_t index = 0;
-    if (current->is_object()) {
-      const auto it = current->find(token);
-      if (it == current->end()) return nullptr;
-      current = &*it;
-    } else if (current->is_array() && as_index(token, index) && index < current->size()) {
-      current = &(*current)[index];
-    } else {
-      return nullptr;
-    }
-    if (dot == std::string_view::npos) return current;
-    path.remove_prefix(dot + 1);
-  }
+  return valid_path(path) ? lookup(envelope, path) : nullptr;
 }
 
 std::string to_text(const json& value) {

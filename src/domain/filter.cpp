@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/json_path.hpp"
+
 namespace psig::domain {
 
 using json = nlohmann::json;
@@ -17,14 +19,10 @@ using json = nlohmann::json;
 struct filter::node {  // NOLINT(bugprone-exception-escape)
   enum class kind { all, any, negate, compare };
   enum class op { eq, ne, gt, gte, lt, lte, in, nin, exists, prefix };
-  struct step {
-    std::string key;
-    std::size_t index;  // npos unless the token is a plausible array index
-  };
 
   kind k = kind::all;
   std::vector<node> children;  // all / any / negate (one child)
-  std::vector<step> path;      // compare
+  json_path path;              // compare
   op o = op::eq;
   json operand;
 };
@@ -36,9 +34,6 @@ using node = filter::node;
 constexpr int max_depth = 16;
 constexpr std::size_t max_nodes = 256;
 constexpr std::size_t max_set_values = 1024;
-constexpr std::size_t max_path_bytes = 255;
-constexpr std::size_t max_path_tokens = 16;
-constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
 std::string join(const std::string& where, std::string_view key) {
   if (where.empty()) return std::string(key);
@@ -46,33 +41,6 @@ std::string join(const std::string& where, std::string_view key) {
   out += '.';
   out += key;
   return out;
-}
-
-// Digits only, short enough not to overflow; anything else is looked up as an object key only.
-std::size_t as_index(std::string_view token) {
-  if (token.empty() || token.size() > 9) return npos;
-  std::size_t value = 0;
-  for (char c : token) {
-    if (c < '0' || c > '9') return npos;
-    value = value * 10 + static_cast<std::size_t>(c - '0');
-  }
-  return value;
-}
-
-std::optional<std::string> parse_path(std::string_view text, std::vector<node::step>& out) {
-  if (text.empty()) return "must not be empty";
-  if (text.size() > max_path_bytes) return "longer than 255 bytes";
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = text.find('.', start);
-    const std::string_view token =
-        text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (out.size() == max_path_tokens) return "more than 16 tokens";
-    if (token.empty()) return "token " + std::to_string(out.size() + 1) + " is empty";
-    out.push_back({std::string(token), as_index(token)});
-    if (dot == std::string_view::npos) return std::nullopt;
-    start = dot + 1;
-  }
 }
 
 // Bounded so that comparing against an operand (deep equality recurses) stays bounded too.
@@ -156,7 +124,7 @@ class parser {
 
   std::optional<filter_error> parse_field(const std::string& key, const json& value,
                                           const std::string& here, node& out) {
-    std::vector<node::step> path;
+    json_path path;
     if (auto reason = parse_path(key, path)) return filter_error{here, "invalid path: " + *reason};
 
     bool any_op = false;
@@ -186,7 +154,7 @@ class parser {
     return std::nullopt;
   }
 
-  std::optional<filter_error> make_compare(const std::vector<node::step>& path, node::op o,
+  std::optional<filter_error> make_compare(const json_path& path, node::op o,
                                            const std::string& name, const json& operand,
                                            const std::string& at, node& out) {
     using op = node::op;
@@ -230,22 +198,6 @@ class parser {
   std::size_t nodes_ = 0;
 };
 
-const json* resolve(const json& envelope, const std::vector<node::step>& path) {
-  const json* current = &envelope;
-  for (const auto& s : path) {
-    if (current->is_object()) {
-      const auto it = current->find(s.key);
-      if (it == current->end()) return nullptr;
-      current = &*it;
-    } else if (current->is_array() && s.index != npos && s.index < current->size()) {
-      current = &(*current)[s.index];
-    } else {
-      return nullptr;
-    }
-  }
-  return current;
-}
-
 // Ordering only between values of one kind; everything else is simply "no match".
 bool ordered(const json& value, const json& operand, node::op o) {
   const bool same_kind =
@@ -282,7 +234,7 @@ bool evaluate(const node& n, const json& envelope) {
     case node::kind::compare:
       break;
   }
-  const json* value = resolve(envelope, n.path);
+  const json* value = lookup(envelope, n.path);
   switch (n.o) {
     case node::op::eq:
       return value != nullptr && *value == n.operand;
