@@ -101,7 +101,8 @@ psig_build() {
       ;;
     test)
       dir="${root}/build/test"
-      args=(-DCMAKE_BUILD_TYPE=Debug -DPSIG_BUILD_TESTS=ON)
+      # Tests run under AddressSanitizer + UBSan: a memory error fails the run.
+      args=(-DCMAKE_BUILD_TYPE=Debug -DPSIG_BUILD_TESTS=ON -DPSIG_SANITIZE=ON)
       ;;
     *)
       psig_log "psig_build: unknown kind '${kind}' (release|test)"

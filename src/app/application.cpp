@@ -57,10 +57,6 @@ int application::run() {
     spdlog::error("cannot migrate the database: {}", e.what());
     return 1;
   }
-  if (!cache::parse_redis_url(cfg_.redis_url)) {
-    spdlog::error("PSIG_REDIS_URL: cannot parse '{}'", cfg_.redis_url);
-    return 2;
-  }
 
   parts_ = std::make_unique<parts>(cfg_);
   auto& p = *parts_;

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "cache/redis_client.hpp"
+
 namespace psig::app {
 namespace {
 
@@ -117,7 +119,7 @@ const std::vector<option>& options() {
                  }),
       string_opt("redis_url", "PSIG_REDIS_URL", "Redis URL",
                  [](config& c, const std::string& v) -> error {
-                   if (v.rfind("redis://", 0) != 0) return "expected a redis:// URL";
+                   if (!cache::parse_redis_url(v)) return "expected redis://[:password@]host[:port][/db]";
                    c.redis_url = v;
                    return std::nullopt;
                  }),

@@ -35,14 +35,25 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
   }
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     const auto db = rest.substr(slash + 1);
-    if (!db.empty() && !to_int(db, ep.db)) return std::nullopt;
+    if (!db.empty() && (!to_int(db, ep.db) || ep.db < 0)) return std::nullopt;
     rest = rest.substr(0, slash);
   }
-  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    if (!to_int(rest.substr(colon + 1), ep.port) || ep.port <= 0 || ep.port > 65535) return std::nullopt;
-    rest = rest.substr(0, colon);
+  std::string_view host = rest;
+  std::optional<std::string_view> port;
+  if (!rest.empty() && rest.front() == '[') {
+    // An IPv6 literal: its colons are not the port's, and hiredis wants it without brackets.
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = rest.substr(1, close - 1);
+    const auto after = rest.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return std::nullopt;
+    if (!after.empty()) port = after.substr(1);
+  } else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
   }
-  if (!rest.empty()) ep.host = std::string(rest);
+  if (port && (!to_int(*port, ep.port) || ep.port <= 0 || ep.port > 65535)) return std::nullopt;
+  if (!host.empty()) ep.host = std::string(host);
   return ep;
 }
 

@@ -1,6 +1,7 @@
 #include "psig/common/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace psig::common {
@@ -35,10 +36,18 @@ std::string render_labels(const labels& l) {
   return out + "}";
 }
 
+// The shortest text that reads back exactly ("0.1", not "0.10000000000000001", which also made
+// odd "le" labels), plain unless tiny or huge (as JavaScript prints numbers), the exposition
+// format's spellings of non-finite values, and never a locale's decimal comma.
 std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  const double magnitude = std::fabs(v);
+  const auto format = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21)
+                          ? std::chars_format::fixed
+                          : std::chars_format::scientific;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, format).ptr);
 }
 
 }  // namespace

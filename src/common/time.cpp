@@ -91,6 +91,11 @@ std::optional<clock::time_point> parse_rfc3339(std::string_view s) {
   if (!ymd.ok()) return std::nullopt;
   auto tp = std::chrono::sys_days{ymd} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
             std::chrono::seconds{second} - std::chrono::minutes{offset_minutes};
+  // clock::duration may be nanoseconds (about 1678-2261): refuse what it cannot hold instead of
+  // overflowing into some other time. Compared in seconds, which cannot overflow.
+  constexpr auto earliest = std::chrono::ceil<std::chrono::seconds>(clock::time_point::min());
+  constexpr auto latest = std::chrono::floor<std::chrono::seconds>(clock::time_point::max());
+  if (tp < earliest || tp >= latest) return std::nullopt;
   return std::chrono::time_point_cast<clock::duration>(tp + fraction);
 }
 

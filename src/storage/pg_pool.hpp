@@ -44,13 +44,16 @@ class pg_pool {
     return common::suspend_until<R>(std::move(start));
   }
 
+  // nullptr when the thread cannot connect right now; the job then fails on its own.
+  using job = std::function<void(pqxx::connection*)>;
+  // Fire and forget, for components that are not coroutines (the ingest batcher).
+  void post(job j) { submit(std::move(j)); }
+
   std::size_t size() const { return size_; }
   std::size_t busy() const;
   std::size_t queued() const;
 
  private:
-  // nullptr when the thread cannot connect right now; the job then fails on its own.
-  using job = std::function<void(pqxx::connection*)>;
   void submit(job j);
   void worker();
 
