@@ -154,7 +154,10 @@ TEST(Config, InvalidEnvironmentValuesNameTheVariable) {
   EXPECT_EQ(load_error({{"PSIG_NATS_URL", "http://nats"}}),
             "PSIG_NATS_URL: expected a nats:// or tls:// URL");
   EXPECT_EQ(load_error({{"PSIG_REDIS_URL", "memcached://x"}}),
-            "PSIG_REDIS_URL: expected a redis:// URL");
+            "PSIG_REDIS_URL: expected redis://[:password@]host[:port][/db]");
+  // A malformed port is caught at configuration time, before anything starts.
+  EXPECT_EQ(load_error({{"PSIG_REDIS_URL", "redis://h:abc"}}),
+            "PSIG_REDIS_URL: expected redis://[:password@]host[:port][/db]");
   EXPECT_EQ(load_error({{"PSIG_NODE_ID", "a b"}}),
             "PSIG_NODE_ID: may only hold letters, digits, '-', '_' and '.'");
   EXPECT_EQ(load_error({{"PSIG_ADMIN_TOKEN", "short"}}),
