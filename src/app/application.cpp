@@ -95,7 +95,7 @@ int application::run() {
   // SIGTERM: stop accepting, let in-flight requests finish within the grace period, exit 0.
   asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
   asio::steady_timer drain(p.ioc);
-  const auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
+  std::chrono::steady_clock::time_point deadline;  // set when the signal arrives
   std::function<void()> wait_for_drain = [&] {
     if (p.server.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
       p.ioc.stop();
@@ -107,6 +107,7 @@ int application::run() {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {} received: stopping", signo);
+    deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
     p.server.stop();
     wait_for_drain();
   });
