@@ -39,20 +39,32 @@ bool valid_utf8(std::string_view s) {
   }
 }
 
+// "application/json", optionally with parameters ("; charset=utf-8"), in any case.
+bool is_json_media_type(std::optional<std::string_view> header) {
+  if (!header) return false;
+  std::string_view type = header->substr(0, header->find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+  constexpr std::string_view json = "application/json";
+  return type.size() == json.size() &&
+         std::equal(type.begin(), type.end(), json.begin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> parse_object_body(const http::request& req, http::response& error,
                                                 bool empty_ok) {
   if (req.body.empty() && empty_ok) return nlohmann::json::object();
-  const auto type = req.header("content-type");
-  if (!type || type->substr(0, type->find(';')).find("application/json") == std::string_view::npos) {
-    error = http::error_response(req, 415, "unsupported_media_type",
-                                 "send the body as application/json");
-    return std::nullopt;
-  }
   auto details = [](std::string message) {
     return nlohmann::json::array({{{"field", "body"}, {"message", std::move(message)}}});
   };
+  if (!is_json_media_type(req.header("content-type"))) {
+    error = http::error_response(req, 415, "unsupported_media_type",
+                                 "body: send it as application/json",
+                                 details("Content-Type must be application/json"));
+    return std::nullopt;
+  }
   if (!depth_ok(req.body)) {
     error = http::error_response(req, 400, "validation_failed", "body: JSON nested too deeply",
                                  details("nested deeper than 64 levels"));

@@ -57,12 +57,17 @@ request to_request(bhttp::request<bhttp::string_body>&& msg, std::string remote)
 }
 
 // Errors met while reading a request that deserve an answer before the connection closes.
-std::optional<std::pair<int, std::string_view>> read_error_status(const boost::system::error_code& ec) {
-  if (ec == bhttp::error::header_limit) return std::pair{431, "header_too_large"};
-  if (ec == bhttp::error::body_limit) return std::pair{413, "body_too_large"};
+struct read_error {
+  int status;
+  std::string_view code;
+  std::string_view field;  // what the error body names
+};
+std::optional<read_error> classify_read_error(const boost::system::error_code& ec) {
+  if (ec == bhttp::error::header_limit) return read_error{431, "header_too_large", "headers"};
+  if (ec == bhttp::error::body_limit) return read_error{413, "body_too_large", "body"};
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
       ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-    return std::pair{400, "bad_request"};
+    return read_error{400, "bad_request", "request"};
   }
   return std::nullopt;
 }
@@ -186,16 +191,19 @@ awaitable<void> server::serve(std::shared_ptr<connection> conn, std::uint64_t id
       std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
     }
     if (ec) {
-      if (auto status = read_error_status(ec)) {
+      if (auto failure = classify_read_error(ec)) {
         request req;
         req.request_id = common::new_id("req");
-        auto res = error_response(req, status->first, status->second, ec.message());
+        auto res = error_response(
+            req, failure->status, failure->code,
+            std::string(failure->field) + ": " + ec.message(),
+            {{{"field", failure->field}, {"message", ec.message()}}});
         metrics_
             .get_counter("psig_http_requests_total", "HTTP requests by route, method and status",
-                         {{"route", "unread"}, {"method", "-"}, {"status", std::to_string(status->first)}})
+                         {{"route", "unread"}, {"method", "-"}, {"status", std::to_string(failure->status)}})
             .inc();
         spdlog::info("request_id={} remote={} status={} error=\"{}\"", req.request_id, remote,
-                     status->first, ec.message());
+                     failure->status, ec.message());
         co_await write(res, 11, false, req.request_id);
       }
       break;  // end of stream, timeout, reset or an answered read error: close
