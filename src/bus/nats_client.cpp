@@ -6,7 +6,10 @@
 namespace psig::bus {
 namespace {
 
-void on_disconnected(natsConnection*, void*) { spdlog::warn("NATS disconnected; reconnecting"); }
+void on_disconnected(natsConnection*, void* closure) {
+  // Our own close() disconnects too: that one is not news.
+  if (!static_cast<nats_client*>(closure)->closing()) spdlog::warn("NATS disconnected; reconnecting");
+}
 void on_reconnected(natsConnection*, void*) { spdlog::info("NATS reconnected"); }
 void on_connected(natsConnection*, void*) { spdlog::info("NATS connected"); }
 
@@ -21,7 +24,7 @@ nats_client::nats_client(const std::string& url, const std::string& name) {
   natsOptions_SetTimeout(opts_, 2000);
   // A server that is down at start-up is retried in the background like a lost one.
   natsOptions_SetRetryOnFailedConnect(opts_, true, on_connected, nullptr);
-  natsOptions_SetDisconnectedCB(opts_, on_disconnected, nullptr);
+  natsOptions_SetDisconnectedCB(opts_, on_disconnected, this);
   natsOptions_SetReconnectedCB(opts_, on_reconnected, nullptr);
   const natsStatus s = natsConnection_Connect(&conn_, opts_);
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
@@ -40,6 +43,7 @@ nats_client::~nats_client() {
 }
 
 void nats_client::close() {
+  closing_ = true;
   if (js_ != nullptr) jsCtx_Destroy(js_);
   js_ = nullptr;
   if (conn_ != nullptr) {

@@ -1,6 +1,7 @@
 #pragma once
 // The process's NATS connection: made at start-up, reconnecting forever on its own (nats.c's
 // reconnect thread), with a JetStream context for the delivery streams of later stages.
+#include <atomic>
 #include <string>
 
 typedef struct __natsConnection natsConnection;
@@ -21,6 +22,7 @@ class nats_client {
   std::string probe();
   void close();
 
+  bool closing() const { return closing_.load(); }
   natsConnection* connection() const { return conn_; }
   jsCtx* jetstream() const { return js_; }
 
@@ -28,6 +30,7 @@ class nats_client {
   natsOptions* opts_ = nullptr;
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::atomic<bool> closing_{false};
 };
 
 }  // namespace psig::bus
