@@ -10,7 +10,16 @@
 #include "psig/common/metrics.hpp"
 #include "psig/storage/repositories.hpp"
 
+namespace psig::delivery {
+class ingest_batcher;
+}
+
 namespace psig::api {
+
+struct rate_decision {
+  bool allowed = true;
+  int retry_after_seconds = 0;
+};
 
 struct api_settings {
   std::string admin_token;
@@ -32,6 +41,13 @@ struct api_context {
   asio::thread_pool& blocking;  // password hashing and blocking client calls
   common::metrics_registry& metrics;
   std::vector<health_check> health;
+  delivery::ingest_batcher* ingest = nullptr;
+  // A project's consumers or subscriptions changed: drop its routing caches on every node.
+  std::function<void(const std::string& project_id)> routes_changed = [](const std::string&) {};
+  // New outbox rows are due now (a manual retry): let the relay look at once.
+  std::function<void()> wake_relay = [] {};
+  // Answers whether a project may ingest n more events now (token bucket; fails open).
+  std::function<awaitable<rate_decision>(const storage::project&, std::size_t n)> admit;
 };
 
 }  // namespace psig::api

@@ -9,6 +9,8 @@ void register_routes(http::router& r, api_context& ctx) {
   register_key_routes(r, ctx);
   register_consumer_routes(r, ctx);
   register_subscription_routes(r, ctx);
+  register_event_routes(r, ctx);
+  register_delivery_routes(r, ctx);
 }
 
 }  // namespace psig::api

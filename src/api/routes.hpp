@@ -14,5 +14,7 @@ void register_key_routes(http::router& r, api_context& ctx);
 void register_consumer_routes(http::router& r, api_context& ctx);
 void register_subscription_routes(http::router& r, api_context& ctx);
 void register_ops_routes(http::router& r, api_context& ctx);
+void register_event_routes(http::router& r, api_context& ctx);
+void register_delivery_routes(http::router& r, api_context& ctx);
 
 }  // namespace psig::api

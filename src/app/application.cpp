@@ -10,8 +10,16 @@
 #include <spdlog/spdlog.h>
 
 #include "api/routes.hpp"
+#include "bus/control.hpp"
+#include "bus/jetstream.hpp"
 #include "bus/nats_client.hpp"
 #include "cache/redis_client.hpp"
+#include "delivery/attempt_writer.hpp"
+#include "delivery/http_client.hpp"
+#include "delivery/ingest_batcher.hpp"
+#include "delivery/relay.hpp"
+#include "delivery/routing_cache.hpp"
+#include "delivery/worker_pool.hpp"
 #include "http/server.hpp"
 #include "psig/common/metrics.hpp"
 #include "psig/common/offload.hpp"
@@ -20,20 +28,50 @@
 #include "storage/pg_pool.hpp"
 
 namespace psig::app {
+namespace {
+
+std::vector<domain::cidr> allow_list(const config& c) {
+  std::vector<domain::cidr> out;
+  for (const auto& text : c.ssrf_allow) {
+    if (auto net = domain::parse_cidr(text)) out.push_back(*net);
+  }
+  return out;
+}
+
+// Project settings override the node's defaults (validated when the project was written).
+double project_setting(const storage::project& p, const char* key, int fallback) {
+  const auto it = p.settings.find(key);
+  if (it == p.settings.end() || !it->is_number() || it->get<double>() <= 0) return fallback;
+  return it->get<double>();
+}
+
+}  // namespace
 
 struct application::parts {
   explicit parts(const config& c)
-      : blocking(2),
+      : blocking(4),
         pg(c.database_url, static_cast<std::size_t>(c.database_pool_size)),
         repos(pg),
         nats(c.nats_url, "projectsignal-" + c.node_id),
         redis(*cache::parse_redis_url(c.redis_url)),
+        js(nats, bus::stream_settings{std::chrono::seconds(c.jetstream_ack_wait_seconds)}),
+        control(nats, [this](const std::string& project) { routes.invalidate(project); }),
+        relay(ioc, pg, js, c.node_id, metrics,
+              delivery::relay_settings{500, c.relay_poll, std::chrono::seconds(30),
+                                       std::chrono::seconds(c.delivery_lease_seconds)}),
+        ingest(pg, routes, metrics, [this] { relay.wake(); }),
+        http_client(ioc, delivery::http_client_options{allow_list(c)}),
+        writer(pg, c.node_id, std::chrono::hours(c.consumer_disable_after_hours)),
+        workers(ioc, blocking, pg, js, http_client, writer, metrics,
+                delivery::worker_settings{static_cast<std::size_t>(c.delivery_concurrency), 10,
+                                          std::chrono::milliseconds(15'000), c.retry_schedule}),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,
                http::server_limits{c.http_max_header_bytes, c.http_max_body_bytes,
                                    c.http_read_timeout, c.http_idle_timeout}) {}
 
+  std::atomic<bool> stopping{false};
   common::metrics_registry metrics;
   asio::io_context ioc;
   asio::thread_pool blocking;
@@ -41,6 +79,14 @@ struct application::parts {
   storage::repositories repos;
   bus::nats_client nats;
   cache::redis_client redis;
+  bus::jetstream js;
+  delivery::routing_cache routes;
+  bus::control_channel control;
+  delivery::relay relay;
+  delivery::ingest_batcher ingest;
+  delivery::http_delivery_client http_client;
+  delivery::attempt_writer writer;
+  delivery::worker_pool workers;
   api::api_context api;
   http::router router;
   http::server server;
@@ -60,6 +106,88 @@ int application::run() {
 
   parts_ = std::make_unique<parts>(cfg_);
   auto& p = *parts_;
+  wire_api();
+
+  try {
+    p.server.listen(cfg_.listen_host, cfg_.listen_port);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen: {}", e.what());
+    return 1;
+  }
+  start_pipeline();
+  p.server.start();
+  spdlog::info("projectsignal {} listening on {}:{} (node {}, {} I/O threads)", PSIG_VERSION,
+               cfg_.listen_host, p.server.port(), cfg_.node_id, cfg_.io_threads);
+
+  // SIGTERM: stop accepting and pulling, let in-flight requests and attempts finish within the
+  // grace period, exit 0. Nothing acknowledged is lost: it is all in PostgreSQL already.
+  asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
+  asio::steady_timer drain(p.ioc);
+  std::chrono::steady_clock::time_point deadline;  // set when the signal arrives
+  std::function<void()> wait_for_drain = [&] {
+    const bool idle = p.server.connections() == 0 && p.workers.in_flight() == 0;
+    if (idle || std::chrono::steady_clock::now() >= deadline) {
+      p.ioc.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(20));
+    drain.async_wait([&](const boost::system::error_code&) { wait_for_drain(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {} received: stopping", signo);
+    deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
+    p.server.stop();
+    p.relay.stop();
+    p.workers.stop();
+    p.stopping = true;
+    wait_for_drain();
+  });
+
+  std::vector<std::thread> threads;
+  auto run_loop = [&p] {
+    for (;;) {
+      try {
+        p.ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("unhandled exception on an I/O thread: {}", e.what());
+      }
+    }
+  };
+  for (int i = 1; i < cfg_.io_threads; ++i) threads.emplace_back(run_loop);
+  run_loop();
+  for (auto& t : threads) t.join();
+
+  p.workers.stop();
+  p.pg.stop();
+  p.blocking.join();
+  p.nats.close();
+  spdlog::info("stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+void application::wire_api() {
+  auto& p = *parts_;
+  p.api.ingest = &p.ingest;
+  p.api.wake_relay = [&p] { p.relay.wake(); };
+  p.api.routes_changed = [&p](const std::string& project) {
+    p.routes.invalidate(project);
+    asio::post(p.blocking, [&p, project] { p.control.publish_routes_changed(project); });
+  };
+  const int rate = cfg_.ingest_rate_per_second, burst = cfg_.ingest_burst;
+  p.api.admit = [&p, rate, burst](const storage::project& project, std::size_t n) {
+    auto take = [&p, key = "psig:rl:ingest:" + project.id,
+                 r = project_setting(project, "ingest_rate_per_second", rate),
+                 b = project_setting(project, "ingest_burst", burst), n] {
+      const auto d = p.redis.take_tokens(key, r, std::max(b, static_cast<double>(n)), static_cast<int>(n));
+      // Redis down: ingest goes on (fail open); /readyz reports Redis as degraded.
+      if (!d) return api::rate_decision{};
+      return api::rate_decision{d->allowed, (d->retry_after_ms + 999) / 1000};
+    };
+    return common::offload(p.blocking, std::move(take));
+  };
   p.api.health = {
       {"postgres", true,
        [&p]() {
@@ -79,60 +207,23 @@ int application::run() {
     p.metrics.get_gauge("psig_db_pool_connections", help, {{"state", "busy"}}).set(static_cast<double>(p.pg.busy()));
     p.metrics.get_gauge("psig_db_pool_connections", help, {{"state", "queued"}}).set(static_cast<double>(p.pg.queued()));
     p.metrics.get_gauge("psig_http_connections", "open HTTP connections").set(static_cast<double>(p.server.connections()));
+    p.metrics.get_gauge("psig_deliveries_in_flight", "delivery attempts running on this node")
+        .set(static_cast<double>(p.workers.in_flight()));
   });
   api::register_routes(p.router, p.api);
+}
 
-  try {
-    p.server.listen(cfg_.listen_host, cfg_.listen_port);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot listen: {}", e.what());
-    return 1;
-  }
-  p.server.start();
-  spdlog::info("projectsignal {} listening on {}:{} (node {}, {} I/O threads)", PSIG_VERSION,
-               cfg_.listen_host, p.server.port(), cfg_.node_id, cfg_.io_threads);
-
-  // SIGTERM: stop accepting, let in-flight requests finish within the grace period, exit 0.
-  asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
-  asio::steady_timer drain(p.ioc);
-  std::chrono::steady_clock::time_point deadline;  // set when the signal arrives
-  std::function<void()> wait_for_drain = [&] {
-    if (p.server.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      p.ioc.stop();
-      return;
+void application::start_pipeline() {
+  auto& p = *parts_;
+  // Streams and the durable consumer; NATS may be down at start-up: keep trying in the background.
+  asio::post(p.blocking, [&p] {
+    for (int i = 0; !p.stopping && !p.js.ensure(); ++i) {
+      if (i == 0) spdlog::warn("JetStream not ready; retrying every second");
+      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    drain.expires_after(std::chrono::milliseconds(20));
-    drain.async_wait([&](const boost::system::error_code&) { wait_for_drain(); });
-  };
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {} received: stopping", signo);
-    deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
-    p.server.stop();
-    wait_for_drain();
+    p.workers.start();
   });
-
-  std::vector<std::thread> threads;
-  auto run_loop = [&p] {
-    for (;;) {
-      try {
-        p.ioc.run();
-        return;
-      } catch (const std::exception& e) {
-        spdlog::error("unhandled exception on an I/O thread: {}", e.what());
-      }
-    }
-  };
-  for (int i = 1; i < cfg_.io_threads; ++i) threads.emplace_back(run_loop);
-  run_loop();
-  for (auto& t : threads) t.join();
-
-  p.pg.stop();
-  p.blocking.join();
-  p.nats.close();
-  spdlog::info("stopped");
-  spdlog::default_logger()->flush();
-  return 0;
+  p.relay.start();
 }
 
 }  // namespace psig::app

@@ -15,6 +15,8 @@ class application {
 
  private:
   struct parts;
+  void wire_api();
+  void start_pipeline();
   config cfg_;
   std::unique_ptr<parts> parts_;
 };

@@ -31,6 +31,13 @@ struct config {
   std::chrono::milliseconds shutdown_grace{10'000};
   std::vector<std::string> ssrf_allow;      // CIDRs the delivery client may reach anyway
   std::vector<int> retry_schedule{5, 300, 1800, 7200, 18000, 36000, 36000};  // seconds
+  int delivery_concurrency = 256;
+  int consumer_disable_after_hours = 120;
+  int ingest_rate_per_second = 10'000;  // per project, unless its settings say otherwise
+  int ingest_burst = 20'000;
+  std::chrono::milliseconds relay_poll{250};
+  int delivery_lease_seconds = 300;
+  int jetstream_ack_wait_seconds = 60;
 };
 
 using env_lookup = std::function<const char*(const char*)>;

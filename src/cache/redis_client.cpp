@@ -20,6 +20,31 @@ struct reply_ptr {
   }
 };
 
+// KEYS[1]: the bucket; ARGV: rate per second, burst, tokens wanted. Returns {allowed, wait ms}.
+constexpr const char* token_bucket_lua = R"lua(
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil then tokens = burst; ts = now end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local allowed = 0
+local wait = 0
+if tokens >= n then
+  tokens = tokens - n
+  allowed = 1
+else
+  wait = math.ceil((n - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return {allowed, wait}
+)lua";
+
 }  // namespace
 
 std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
@@ -108,6 +133,29 @@ std::string redis_client::probe() {
   }
   if (r.r->type == REDIS_REPLY_STATUS && std::string_view(r.r->str, r.r->len) == "PONG") return "ok";
   return "unexpected reply to PING";
+}
+
+}  // namespace psig::cache
+
+namespace psig::cache {
+
+std::optional<redis_client::bucket_decision> redis_client::take_tokens(const std::string& key,
+                                                                        double rate, double burst,
+                                                                        int n) {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return std::nullopt;
+  const std::string rate_s = std::to_string(rate), burst_s = std::to_string(burst),
+                    n_s = std::to_string(n);
+  const char* argv[] = {"EVAL", token_bucket_lua, "1", key.c_str(), rate_s.c_str(), burst_s.c_str(),
+                        n_s.c_str()};
+  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 7, argv, nullptr))};
+  if (r.r == nullptr) {
+    drop();
+    return std::nullopt;
+  }
+  if (r.r->type != REDIS_REPLY_ARRAY || r.r->elements != 2) return std::nullopt;
+  return bucket_decision{r.r->element[0]->integer == 1, static_cast<int>(r.r->element[1]->integer)};
 }
 
 }  // namespace psig::cache

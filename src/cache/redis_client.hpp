@@ -30,6 +30,16 @@ class redis_client {
   // "ok" when PING answers PONG, else the reason.
   std::string probe();
 
+  struct bucket_decision {
+    bool allowed = true;
+    int retry_after_ms = 0;
+  };
+  // Takes n tokens from the bucket `key` (refilled at `rate` per second up to `burst`), in one
+  // Lua script on the Redis clock so every node shares the bucket. nullopt when Redis cannot
+  // answer: callers fail open.
+  std::optional<bucket_decision> take_tokens(const std::string& key, double rate, double burst,
+                                             int n);
+
  private:
   bool ensure_connected(std::string& error);
   void drop();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "psig/common/asio.hpp"
+#include "psig/storage/delivery_log.hpp"
 #include "psig/storage/models.hpp"
 
 namespace psig::storage {
@@ -90,12 +91,13 @@ class subscriptions_repo {
 // One of each, over one pool.
 struct repositories {
   explicit repositories(pg_pool& pool)
-      : accounts(pool), projects(pool), keys(pool), consumers(pool), subscriptions(pool) {}
+      : accounts(pool), projects(pool), keys(pool), consumers(pool), subscriptions(pool), log(pool) {}
   accounts_repo accounts;
   projects_repo projects;
   keys_repo keys;
   consumers_repo consumers;
   subscriptions_repo subscriptions;
+  delivery_log_repo log;
 };
 
 }  // namespace psig::storage

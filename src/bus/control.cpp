@@ -1,0 +1,44 @@
+#include "bus/control.hpp"
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+namespace psig::bus {
+namespace {
+
+constexpr const char* routes_subject = "psig.ctl.routes";
+
+void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  // Copy, destroy, then act: the message belongs to nats.c's thread.
+  std::string project(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  natsMsg_Destroy(msg);
+  (*static_cast<std::function<void(const std::string&)>*>(closure))(project);
+}
+
+}  // namespace
+
+control_channel::control_channel(nats_client& client,
+                                 std::function<void(const std::string&)> on_routes_changed)
+    : client_(client), on_routes_changed_(std::move(on_routes_changed)) {
+  if (client_.connection() == nullptr) return;
+  if (natsConnection_Subscribe(&sub_, client_.connection(), routes_subject, on_message,
+                               &on_routes_changed_) != NATS_OK) {
+    spdlog::error("cannot subscribe to {}: other nodes' changes will reach this node late", routes_subject);
+    sub_ = nullptr;
+  }
+}
+
+control_channel::~control_channel() {
+  if (sub_ != nullptr) {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+  }
+}
+
+void control_channel::publish_routes_changed(const std::string& project_id) {
+  if (client_.connection() == nullptr) return;
+  natsConnection_Publish(client_.connection(), routes_subject, project_id.data(),
+                         static_cast<int>(project_id.size()));
+}
+
+}  // namespace psig::bus

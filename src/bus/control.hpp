@@ -1,0 +1,27 @@
+#pragma once
+// Cache invalidation across nodes over core NATS (DESIGN §5): "psig.ctl.routes" carries the id
+// of a project whose consumers or subscriptions changed.
+#include <functional>
+#include <string>
+
+#include "bus/nats_client.hpp"
+
+typedef struct __natsSubscription natsSubscription;
+
+namespace psig::bus {
+
+class control_channel {
+ public:
+  // `on_routes_changed` runs on a nats.c thread: it must be thread-safe and quick.
+  control_channel(nats_client& client, std::function<void(const std::string&)> on_routes_changed);
+  ~control_channel();
+  // Non-blocking as far as nats.c allows (a buffered publish): call from the blocking pool.
+  void publish_routes_changed(const std::string& project_id);
+
+ private:
+  nats_client& client_;
+  std::function<void(const std::string&)> on_routes_changed_;
+  natsSubscription* sub_ = nullptr;
+};
+
+}  // namespace psig::bus

@@ -1,0 +1,185 @@
+#include "bus/jetstream.hpp"
+
+#include <mutex>
+#include <set>
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+namespace psig::bus {
+namespace {
+
+constexpr std::int64_t ns_per_s = 1'000'000'000;
+
+std::string header(natsMsg* m, const char* key) {
+  const char* v = nullptr;
+  if (natsMsgHeader_Get(m, key, &v) == NATS_OK && v != nullptr) return v;
+  return {};
+}
+
+}  // namespace
+
+work_message::work_message(natsMsg* m) : msg_(m) {
+  subject_ = natsMsg_GetSubject(m);
+  data_.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, m) == NATS_OK && meta != nullptr) {
+    delivered_ = meta->NumDelivered;
+    jsMsgMetaData_Destroy(meta);
+  }
+}
+
+work_message::~work_message() { natsMsg_Destroy(msg_); }
+
+void work_message::ack() { natsMsg_Ack(msg_, nullptr); }
+
+void work_message::nak(std::chrono::milliseconds delay) {
+  natsMsg_NakWithDelay(msg_, delay.count(), nullptr);
+}
+
+struct jetstream::impl {
+  impl(nats_client& c, stream_settings s) : client(c), settings(s) {}
+  nats_client& client;
+  stream_settings settings;
+  jsCtx* js = nullptr;
+  natsSubscription* sub = nullptr;
+  std::mutex publish_mutex;  // one publish_all at a time: it waits for *all* pending acks
+  std::mutex failed_mutex;
+  std::set<std::string> failed;  // msg ids the server refused
+
+  static void on_publish_error(jsCtx*, jsPubAckErr* pae, void* closure) {
+    auto* self = static_cast<impl*>(closure);
+    std::lock_guard lock(self->failed_mutex);
+    self->failed.insert(header(pae->Msg, "Nats-Msg-Id"));
+  }
+};
+
+jetstream::jetstream(nats_client& client, stream_settings settings)
+    : impl_(std::make_unique<impl>(client, settings)) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = 5000;
+  o.PublishAsync.ErrHandler = &impl::on_publish_error;
+  o.PublishAsync.ErrHandlerClosure = impl_.get();
+  o.PublishAsync.MaxPending = 4096;
+  if (client.connection() == nullptr ||
+      natsConnection_JetStream(&impl_->js, client.connection(), &o) != NATS_OK) {
+    impl_->js = nullptr;
+  }
+}
+
+jetstream::~jetstream() {
+  if (impl_->sub != nullptr) natsSubscription_Destroy(impl_->sub);
+  if (impl_->js != nullptr) jsCtx_Destroy(impl_->js);
+}
+
+bool jetstream::ensure() {
+  if (impl_->js == nullptr) return false;
+  auto upsert = [&](jsStreamConfig& cfg) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
+    if (s != NATS_OK && jerr == JSStreamNameExistErr) s = js_UpdateStream(&si, impl_->js, &cfg, nullptr, &jerr);
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    if (s != NATS_OK) {
+      spdlog::warn("JetStream stream {}: {} ({})", cfg.Name, natsStatus_GetText(s), static_cast<int>(jerr));
+    }
+    return s == NATS_OK;
+  };
+  const char* dlv_subjects[] = {"psig.dlv.>"};
+  jsStreamConfig dlv;
+  jsStreamConfig_Init(&dlv);
+  dlv.Name = deliveries_stream;
+  dlv.Subjects = dlv_subjects;
+  dlv.SubjectsLen = 1;
+  dlv.Retention = js_WorkQueuePolicy;
+  dlv.Storage = js_FileStorage;
+  dlv.Duplicates = 120 * ns_per_s;
+  const char* ws_subjects[] = {"psig.ws.>"};
+  jsStreamConfig ws;
+  jsStreamConfig_Init(&ws);
+  ws.Name = ws_stream;
+  ws.Subjects = ws_subjects;
+  ws.SubjectsLen = 1;
+  ws.Retention = js_LimitsPolicy;
+  ws.Storage = js_FileStorage;
+  ws.MaxAge = impl_->settings.ws_max_age.count() * ns_per_s;
+  ws.MaxMsgs = impl_->settings.ws_max_msgs;
+  ws.Duplicates = 120 * ns_per_s;
+  if (!upsert(dlv) || !upsert(ws)) return false;
+
+  if (impl_->sub == nullptr) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.AckWait = impl_->settings.ack_wait.count() * ns_per_s;
+    so.Config.MaxAckPending = 20'000;
+    so.Config.MaxDeliver = -1;  // PostgreSQL decides when a delivery is dead, not JetStream
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = js_PullSubscribe(&impl_->sub, impl_->js, "psig.dlv.>", workers_consumer,
+                                          nullptr, &so, &jerr);
+    if (s != NATS_OK) {
+      spdlog::warn("JetStream pull consumer: {} ({})", natsStatus_GetText(s), static_cast<int>(jerr));
+      impl_->sub = nullptr;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<bool> jetstream::publish_all(const std::vector<outgoing_message>& msgs,
+                                         std::chrono::milliseconds timeout) {
+  std::vector<bool> ok(msgs.size(), false);
+  if (impl_->js == nullptr || msgs.empty()) return ok;
+  std::lock_guard lock(impl_->publish_mutex);
+  {
+    std::lock_guard f(impl_->failed_mutex);
+    impl_->failed.clear();
+  }
+  std::vector<bool> sent(msgs.size(), false);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    natsMsg* m = nullptr;
+    if (natsMsg_Create(&m, msgs[i].subject.c_str(), nullptr, msgs[i].payload.data(),
+                       static_cast<int>(msgs[i].payload.size())) != NATS_OK) {
+      continue;
+    }
+    natsMsgHeader_Set(m, "Nats-Msg-Id", msgs[i].msg_id.c_str());
+    if (js_PublishMsgAsync(impl_->js, &m, nullptr) == NATS_OK) sent[i] = true;
+    natsMsg_Destroy(m);  // null after a successful hand-over; freed otherwise
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = timeout.count();
+  if (js_PublishAsyncComplete(impl_->js, &po) != NATS_OK) {
+    // Timed out: whatever is still pending counts as failed (a retry is deduplicated anyway).
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, impl_->js) == NATS_OK) {
+      std::lock_guard f(impl_->failed_mutex);
+      for (int i = 0; i < pending.Count; ++i) impl_->failed.insert(header(pending.Msgs[i], "Nats-Msg-Id"));
+      natsMsgList_Destroy(&pending);
+    }
+  }
+  std::lock_guard f(impl_->failed_mutex);
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    ok[i] = sent[i] && impl_->failed.count(msgs[i].msg_id) == 0;
+  }
+  return ok;
+}
+
+std::vector<std::unique_ptr<work_message>> jetstream::fetch(int batch,
+                                                            std::chrono::milliseconds wait) {
+  std::vector<std::unique_ptr<work_message>> out;
+  if (impl_->sub == nullptr) return out;
+  natsMsgList list{};
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = natsSubscription_Fetch(&list, impl_->sub, batch, wait.count(), &jerr);
+  if (s != NATS_OK) return out;  // NATS_TIMEOUT when the queue is empty
+  for (int i = 0; i < list.Count; ++i) {
+    out.push_back(std::make_unique<work_message>(list.Msgs[i]));
+    list.Msgs[i] = nullptr;  // owned by the work_message now
+  }
+  natsMsgList_Destroy(&list);
+  return out;
+}
+
+}  // namespace psig::bus

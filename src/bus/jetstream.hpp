@@ -1,0 +1,75 @@
+#pragma once
+// JetStream as the delivery relay (DESIGN §5): the PSIG_DELIVERIES work queue that every node's
+// workers share through one durable pull consumer, and the PSIG_WS history stream. Every call
+// here blocks (network round trips): run them on the blocking pool, never on an I/O thread.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/nats_client.hpp"
+
+typedef struct __natsMsg natsMsg;
+typedef struct __natsSubscription natsSubscription;
+
+namespace psig::bus {
+
+inline constexpr const char* deliveries_stream = "PSIG_DELIVERIES";
+inline constexpr const char* ws_stream = "PSIG_WS";
+inline constexpr const char* workers_consumer = "psig-workers";
+
+struct stream_settings {
+  std::chrono::seconds ack_wait{60};           // > the longest delivery attempt
+  std::chrono::seconds ws_max_age{24 * 3600};  // realtime history window
+  std::int64_t ws_max_msgs = 1'000'000;
+};
+
+struct outgoing_message {
+  std::string subject;
+  std::string msg_id;  // Nats-Msg-Id: JetStream drops a second publish within its window
+  std::string payload;
+};
+
+// A message taken from the work queue. Acknowledge exactly once (ack, nak or drop).
+class work_message {
+ public:
+  explicit work_message(natsMsg* m);
+  ~work_message();  // an unanswered message is left to AckWait redelivery
+  work_message(const work_message&) = delete;
+  work_message& operator=(const work_message&) = delete;
+
+  const std::string& subject() const { return subject_; }
+  const std::string& data() const { return data_; }
+  std::uint64_t delivery_count() const { return delivered_; }
+  void ack();
+  void nak(std::chrono::milliseconds delay);
+
+ private:
+  natsMsg* msg_;
+  std::string subject_;
+  std::string data_;
+  std::uint64_t delivered_ = 1;
+};
+
+class jetstream {
+ public:
+  jetstream(nats_client& client, stream_settings settings);
+  ~jetstream();
+
+  // Creates or updates both streams and the workers' durable consumer. False (logged) when
+  // NATS is unreachable: callers retry.
+  bool ensure();
+  // Publishes all, then waits for every acknowledgement; result[i] says whether message i is
+  // stored (or was a duplicate). Failures are left for the caller to retry.
+  std::vector<bool> publish_all(const std::vector<outgoing_message>& msgs,
+                                std::chrono::milliseconds timeout);
+  // Up to `batch` messages of the work queue, waiting at most `wait` for the first.
+  std::vector<std::unique_ptr<work_message>> fetch(int batch, std::chrono::milliseconds wait);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace psig::bus

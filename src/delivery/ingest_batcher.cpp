@@ -1,0 +1,271 @@
+#include "delivery/ingest_batcher.hpp"
+
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "psig/common/ids.hpp"
+#include "psig/common/time.hpp"
+#include "storage/pg_pool.hpp"
+#include "storage/pg_util.hpp"
+
+namespace psig::delivery {
+namespace {
+
+using clock = std::chrono::system_clock;
+using results = std::vector<std::vector<ingest_result>>;
+
+std::shared_ptr<const project_routes> load_routes(pqxx::connection& c, const std::string& project_id) {
+  pqxx::read_transaction w(c);
+  const auto rows = w.exec_params(
+      "SELECT s.id, s.consumer_id, c.kind, s.pattern, s.filter::text FROM subscriptions s"
+      " JOIN consumers c ON c.id = s.consumer_id"
+      " WHERE s.project_id = $1 AND c.status = 'enabled'",
+      project_id);
+  auto routes = std::make_shared<project_routes>();
+  for (const auto& r : rows) {
+    route_target t{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), nullptr};
+    if (!r[4].is_null()) {
+      domain::filter f;
+      if (auto e = domain::filter::parse(nlohmann::json::parse(r[4].c_str()), f)) {
+        // Validated at creation; a row that fails now was written by hand. Skip it, loudly.
+        spdlog::error("subscription {} has an invalid filter ({}): ignored", t.subscription_id, e->message);
+        continue;
+      }
+      t.filter = std::make_shared<const domain::filter>(std::move(f));
+    }
+    routes->add(r[3].as<std::string>(), std::move(t));
+  }
+  return routes;
+}
+
+struct event_row {
+  std::size_t pending = 0, item = 0;
+  const ingest_item* src = nullptr;
+  std::string id;
+  std::string envelope;
+  std::optional<std::size_t> leader;  // an earlier row of this batch with the same key
+  bool inserted = false;
+};
+
+std::string quote_or_null(pqxx::work& w, const std::optional<std::string>& v) {
+  return v ? w.quote(*v) : "NULL";
+}
+
+// The whole batch in one transaction. Returns per pending request, per item, its result.
+results write_batch(pqxx::connection& c, routing_cache& cache,
+                    const std::vector<const std::vector<ingest_item>*>& batch) {
+  const auto now = clock::now();
+  const auto now_text = common::format_rfc3339(now);
+
+  std::unordered_map<std::string, std::shared_ptr<const project_routes>> routes;
+  for (const auto* items : batch) {
+    for (const auto& it : *items) {
+      if (routes.count(it.project_id) != 0) continue;
+      routing_cache::ticket t{};
+      auto r = cache.find(it.project_id, t);
+      if (!r) {
+        r = load_routes(c, it.project_id);
+        cache.store(it.project_id, r, t);
+      }
+      routes[it.project_id] = std::move(r);
+    }
+  }
+
+  std::vector<event_row> rows;
+  std::map<std::pair<std::string, std::string>, std::size_t> first_with_key;
+  for (std::size_t p = 0; p < batch.size(); ++p) {
+    for (std::size_t i = 0; i < batch[p]->size(); ++i) {
+      const auto& item = (*batch[p])[i];
+      event_row row{p, i, &item, common::new_id("evt"), {}, std::nullopt, false};
+      if (const auto& key = item.request.idempotency_key) {
+        auto [it, fresh] = first_with_key.try_emplace({item.project_id, *key}, rows.size());
+        if (!fresh) row.leader = it->second;
+      }
+      if (!row.leader) row.envelope = domain::render_envelope(row.id, item.request, now);
+      rows.push_back(std::move(row));
+    }
+  }
+
+  pqxx::work w(c);
+  std::string sql =
+      "INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
+      " deliver_at, created_at) VALUES ";
+  bool any = false;
+  for (const auto& r : rows) {
+    if (r.leader) continue;
+    const auto& req = r.src->request;
+    sql += any ? ",(" : "(";
+    any = true;
+    sql += w.quote(r.id) + "," + w.quote(r.src->project_id) + "," + w.quote(req.type) + "," +
+           w.quote(r.envelope) + "," + quote_or_null(w, req.idempotency_key) + "," +
+           w.quote(r.src->fingerprint) + "," +
+           (req.deliver_at ? w.quote(common::format_rfc3339(*req.deliver_at)) : "NULL") + "," +
+           w.quote(now_text) + ")";
+  }
+  // A key already stored (by an earlier or a concurrent transaction) makes the row a duplicate:
+  // the unique index decides, so concurrent posts with one key make exactly one event.
+  sql += " ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id";
+  std::set<std::string> inserted;
+  for (const auto& r : w.exec(sql)) inserted.insert(r[0].as<std::string>());
+
+  results out(batch.size());
+  for (std::size_t p = 0; p < batch.size(); ++p) out[p].resize(batch[p]->size());
+
+  // Rows whose key was taken before this batch: answer from the stored event.
+  std::string lookup;
+  for (auto& r : rows) {
+    r.inserted = !r.leader && inserted.count(r.id) != 0;
+    if (r.leader || r.inserted) continue;
+    lookup += (lookup.empty() ? "(" : ",(") + w.quote(r.src->project_id) + "," +
+              w.quote(*r.src->request.idempotency_key) + ")";
+  }
+  std::map<std::pair<std::string, std::string>, std::tuple<std::string, std::string, int>> stored;
+  if (!lookup.empty()) {
+    const auto found = w.exec(
+        "SELECT e.project_id, e.idempotency_key, e.id, e.request_hash,"
+        " (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)::int FROM events e"
+        " WHERE (e.project_id, e.idempotency_key) IN (VALUES " + lookup + ")");
+    for (const auto& f : found) {
+      stored[{f[0].as<std::string>(), f[1].as<std::string>()}] = {
+          f[2].as<std::string>(), f[3].is_null() ? "" : f[3].as<std::string>(), f[4].as<int>()};
+    }
+  }
+
+  std::string deliveries_sql, outbox_sql;
+  for (auto& r : rows) {
+    auto& result = out[r.pending][r.item];
+    if (r.leader) continue;
+    if (!r.inserted) {
+      const auto it = stored.find({r.src->project_id, *r.src->request.idempotency_key});
+      if (it == stored.end()) throw std::runtime_error("idempotency key vanished during ingest");
+      const auto& [id, hash, count] = it->second;
+      result.event_id = id;
+      result.deliveries = count;
+      result.result = hash == r.src->fingerprint ? ingest_result::outcome::duplicate
+                                                 : ingest_result::outcome::conflict;
+      continue;
+    }
+    result.event_id = r.id;
+    const auto& req = r.src->request;
+    const auto targets = routes[r.src->project_id]->match(
+        req.type, [&] { return nlohmann::json::parse(r.envelope); });
+    const bool scheduled = req.deliver_at && *req.deliver_at > now;
+    const std::string available = scheduled ? w.quote(common::format_rfc3339(*req.deliver_at))
+                                            : w.quote(now_text);
+    for (const auto* t : targets) {
+      if (!req.consumers.empty() &&
+          std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
+        continue;
+      }
+      const auto dlv = w.quote(common::new_id("dlv"));
+      deliveries_sql += (deliveries_sql.empty() ? "(" : ",(") + dlv + "," + w.quote(r.src->project_id) +
+                        "," + w.quote(r.id) + "," + w.quote(t->consumer_id) + "," +
+                        (scheduled ? "'scheduled'" : "'pending'") + "," + available + ")";
+      outbox_sql += (outbox_sql.empty() ? "(" : ",(") + dlv + ",1," + available + ")";
+      ++result.deliveries;
+    }
+  }
+  if (!deliveries_sql.empty()) {
+    w.exec("INSERT INTO deliveries (id, project_id, event_id, consumer_id, status, next_attempt_at)"
+           " VALUES " + deliveries_sql);
+    w.exec("INSERT INTO outbox (delivery_id, attempt, available_at) VALUES " + outbox_sql);
+  }
+  w.commit();
+
+  // Later rows with a key seen earlier in this batch answer like a second post would.
+  for (auto& r : rows) {
+    if (!r.leader) continue;
+    const auto& leader = rows[*r.leader];
+    const auto& first = out[leader.pending][leader.item];
+    auto& result = out[r.pending][r.item];
+    result.event_id = first.event_id;
+    result.deliveries = first.deliveries;
+    const bool same = first.result == ingest_result::outcome::conflict
+                          ? false
+                          : r.src->fingerprint == leader.src->fingerprint;
+    result.result = same ? ingest_result::outcome::duplicate : ingest_result::outcome::conflict;
+  }
+  return out;
+}
+
+}  // namespace
+
+ingest_batcher::ingest_batcher(storage::pg_pool& pool, routing_cache& routes,
+                               common::metrics_registry& metrics, std::function<void()> on_commit,
+                               std::size_t max_batch_events, std::size_t max_parallel)
+    : pool_(pool), routes_(routes), metrics_(metrics), on_commit_(std::move(on_commit)),
+      max_batch_events_(max_batch_events), max_parallel_(max_parallel) {}
+
+awaitable<std::vector<ingest_result>> ingest_batcher::submit(std::vector<ingest_item> items) {
+  auto start = [this, items = std::move(items)](auto done) mutable {
+    enqueue(pending{std::move(items), std::move(done)});
+  };
+  return common::suspend_until<std::vector<ingest_result>>(std::move(start));
+}
+
+void ingest_batcher::enqueue(pending p) {
+  std::lock_guard lock(mutex_);
+  queue_.push_back(std::move(p));
+  start_batches_locked();
+}
+
+void ingest_batcher::start_batches_locked() {
+  while (running_ < max_parallel_ && !queue_.empty()) {
+    auto batch = std::make_shared<std::vector<pending>>();
+    std::size_t events = 0;
+    // Whole requests only: a batch request is committed, or not, as one.
+    while (!queue_.empty() && (batch->empty() || events + queue_.front().items.size() <= max_batch_events_)) {
+      events += queue_.front().items.size();
+      batch->push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    ++running_;
+    pool_.post([this, batch](pqxx::connection* c) {
+      run(*batch, [this, c](const std::vector<const std::vector<ingest_item>*>& items) {
+        if (c == nullptr) throw pqxx::broken_connection("database unavailable");
+        return write_batch(*c, routes_, items);
+      });
+      std::lock_guard lock(mutex_);
+      --running_;
+      start_batches_locked();
+    });
+  }
+}
+
+void ingest_batcher::run(std::vector<pending>& batch, const batch_writer& write) {
+  auto finish = [](pending& p, common::outcome<std::vector<ingest_result>> o) { p.done(std::move(o)); };
+  auto attempt = [&](std::vector<pending*> part) -> bool {
+    std::vector<const std::vector<ingest_item>*> items;
+    std::size_t events = 0;
+    for (auto* p : part) {
+      items.push_back(&p->items);
+      events += p->items.size();
+    }
+    try {
+      auto res = write(items);
+      metrics_.get_counter("psig_events_ingested_total", "events accepted (committed)").inc(events);
+      metrics_.get_histogram("psig_ingest_batch_events", "events per group-commit transaction", {},
+                             {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})
+          .observe(static_cast<double>(events));
+      for (std::size_t i = 0; i < part.size(); ++i) finish(*part[i], {nullptr, std::move(res[i])});
+      return true;
+    } catch (...) {
+      if (part.size() > 1) return false;
+      finish(*part[0], {std::current_exception(), std::nullopt});
+      return true;
+    }
+  };
+  std::vector<pending*> all;
+  for (auto& p : batch) all.push_back(&p);
+  // One request's failure (say, its project was deleted meanwhile) must not fail the others:
+  // a failed group is retried request by request.
+  if (!attempt(all)) {
+    for (auto* p : all) attempt({p});
+  }
+  if (on_commit_) on_commit_();
+}
+
+}  // namespace psig::delivery

@@ -1,0 +1,70 @@
+#pragma once
+// Group commit (DESIGN §3): concurrent ingest requests queue here and are written together, many
+// per PostgreSQL transaction — events, their deliveries and outbox rows as multi-row statements
+// — and each request is answered only after the COMMIT that holds it.
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "delivery/routing_cache.hpp"
+#include "psig/common/asio.hpp"
+#include "psig/common/metrics.hpp"
+#include "psig/common/offload.hpp"
+#include "psig/domain/envelope.hpp"
+
+namespace psig::storage {
+class pg_pool;
+}
+
+namespace psig::delivery {
+
+struct ingest_item {
+  std::string project_id;
+  domain::event_request request;
+  std::string fingerprint;  // of the posted body, for idempotency
+};
+
+struct ingest_result {
+  enum class outcome { created, duplicate, conflict };
+  outcome result = outcome::created;
+  std::string event_id;
+  int deliveries = 0;
+};
+
+class ingest_batcher {
+ public:
+  ingest_batcher(storage::pg_pool& pool, routing_cache& routes, common::metrics_registry& metrics,
+                 std::function<void()> on_commit, std::size_t max_batch_events = 1000,
+                 std::size_t max_parallel = 2);
+
+  // One request's events (one, or a batch of up to 500), answered together after their commit.
+  awaitable<std::vector<ingest_result>> submit(std::vector<ingest_item> items);
+
+ private:
+  struct pending {
+    std::vector<ingest_item> items;
+    std::function<void(common::outcome<std::vector<ingest_result>>)> done;
+  };
+  // Writes some requests' items in one transaction: per request, per item, its result.
+  using batch_writer = std::function<std::vector<std::vector<ingest_result>>(
+      const std::vector<const std::vector<ingest_item>*>&)>;
+  void enqueue(pending p);
+  void start_batches_locked();
+  void run(std::vector<pending>& batch, const batch_writer& write);
+
+  storage::pg_pool& pool_;
+  routing_cache& routes_;
+  common::metrics_registry& metrics_;
+  std::function<void()> on_commit_;
+  std::size_t max_batch_events_;
+  std::size_t max_parallel_;
+  std::mutex mutex_;
+  std::deque<pending> queue_;
+  std::size_t running_ = 0;
+};
+
+}  // namespace psig::delivery

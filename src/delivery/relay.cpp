@@ -1,0 +1,173 @@
+#include "delivery/relay.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bus/jetstream.hpp"
+#include "storage/pg_pool.hpp"
+#include "storage/pg_util.hpp"
+
+namespace psig::delivery {
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct claimed {
+  long long outbox_id;
+  std::string delivery_id;
+  int attempt;
+  bool websocket;
+};
+
+// One relay cycle: claim, publish, settle. Returns how many rows were claimed.
+std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::string& node,
+                       const relay_settings& s, common::metrics_registry& metrics) {
+  std::vector<claimed> rows;
+  std::vector<bus::outgoing_message> msgs;
+  {
+    pqxx::work w(c);
+    const auto r = w.exec_params(
+        "WITH due AS (SELECT id FROM outbox WHERE available_at <= now()"
+        " AND (lease_until IS NULL OR lease_until < now()) ORDER BY available_at LIMIT $1"
+        " FOR UPDATE SKIP LOCKED)"
+        " UPDATE outbox o SET lease_until = now() + make_interval(secs => $2), lease_owner = $3"
+        " FROM due, deliveries d, events e, consumers c"
+        " WHERE o.id = due.id AND d.id = o.delivery_id AND e.id = d.event_id AND c.id = d.consumer_id"
+        " RETURNING o.id, o.delivery_id, o.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
+        " CASE WHEN c.kind = 'websocket' THEN e.envelope END",
+        s.batch, static_cast<int>(s.claim_lease.count()), node);
+    w.commit();
+    for (const auto& row : r) {
+      claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
+                 row[5].as<std::string>() == "websocket"};
+      const auto project = row[3].as<std::string>();
+      const auto consumer = row[4].as<std::string>();
+      const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
+      if (cl.websocket) {
+        msgs.push_back({"psig.ws." + project + "." + consumer + "." + row[6].as<std::string>(),
+                        msg_id, row[7].as<std::string>()});
+      } else {
+        msgs.push_back({"psig.dlv." + project + "." + consumer, msg_id,
+                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}"});
+      }
+      rows.push_back(std::move(cl));
+    }
+  }
+  if (rows.empty()) return 0;
+
+  const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
+  pqxx::work w(c);
+  std::string done_ids, failed_ids, in_flight, ws_done;
+  std::size_t failures = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto id = std::to_string(rows[i].outbox_id);
+    if (!ok[i]) {
+      failed_ids += (failed_ids.empty() ? "" : ",") + id;
+      ++failures;
+      continue;
+    }
+    done_ids += (done_ids.empty() ? "" : ",") + id;
+    auto& list = rows[i].websocket ? ws_done : in_flight;
+    list += (list.empty() ? "(" : ",(") + w.quote(rows[i].delivery_id) + "," +
+            std::to_string(rows[i].attempt) + ")";
+  }
+  if (!done_ids.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + done_ids + ")");
+  if (!failed_ids.empty()) w.exec("UPDATE outbox SET lease_until = NULL WHERE id IN (" + failed_ids + ")");
+  // A fast worker may already have recorded the attempt: never step back over it.
+  if (!in_flight.empty()) {
+    w.exec_params("UPDATE deliveries d SET status = 'in_flight', updated_at = now(),"
+                  " lease_until = now() + make_interval(secs => $1)"
+                  " FROM (VALUES " + in_flight + ") AS v(id, attempt)"
+                  " WHERE d.id = v.id AND d.attempts < v.attempt"
+                  " AND d.status IN ('pending', 'scheduled', 'retrying')",
+                  static_cast<int>(s.delivery_lease.count()));
+  }
+  if (!ws_done.empty()) {
+    w.exec("UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
+           " next_attempt_at = NULL FROM (VALUES " + ws_done + ") AS v(id, attempt) WHERE d.id = v.id");
+  }
+  w.commit();
+  metrics.get_counter("psig_relay_published_total", "outbox rows published to JetStream")
+      .inc(rows.size() - failures);
+  if (failures > 0) {
+    metrics.get_counter("psig_jetstream_publish_errors_total", "JetStream publishes not acknowledged")
+        .inc(failures);
+    spdlog::warn("relay: {} of {} JetStream publishes failed; they stay in the outbox", failures,
+                 rows.size());
+  }
+  return rows.size();
+}
+
+std::size_t sweep_once(pqxx::connection& c) {
+  pqxx::work w(c);
+  const auto r = w.exec(
+      "WITH stuck AS (UPDATE deliveries SET status = 'retrying', lease_until = NULL, updated_at = now()"
+      " WHERE status = 'in_flight' AND lease_until < now() RETURNING id, attempts)"
+      " INSERT INTO outbox (delivery_id, attempt) SELECT id, attempts + 1 FROM stuck");
+  w.commit();
+  return r.affected_rows();
+}
+
+}  // namespace
+
+relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
+             std::string node_id, common::metrics_registry& metrics, relay_settings settings)
+    : strand_(asio::make_strand(ioc)), timer_(strand_), sweep_timer_(strand_), pool_(pool), js_(js),
+      node_id_(std::move(node_id)), metrics_(metrics), settings_(settings) {}
+
+void relay::start() {
+  asio::co_spawn(strand_, [this] { return relay_loop(); }, asio::detached);
+  asio::co_spawn(strand_, [this] { return sweep_loop(); }, asio::detached);
+}
+
+void relay::stop() {
+  stopping_ = true;
+  asio::post(strand_, [this] {
+    timer_.cancel();
+    sweep_timer_.cancel();
+  });
+}
+
+void relay::wake() {
+  if (woken_.exchange(true)) return;  // already pending: one wake-up is enough
+  asio::post(strand_, [this] { timer_.cancel(); });
+}
+
+awaitable<void> relay::relay_loop() {
+  while (!stopping_) {
+    woken_ = false;
+    std::size_t claimed = 0;
+    try {
+      auto cycle = [this](pqxx::connection& c) {
+        return relay_once(c, js_, node_id_, settings_, metrics_);
+      };
+      claimed = co_await pool_.run(std::move(cycle));
+    } catch (const std::exception& e) {
+      spdlog::warn("relay cycle failed: {}", e.what());
+    }
+    if (claimed >= settings_.batch || woken_) continue;  // more is waiting
+    timer_.expires_after(settings_.poll);
+    co_await timer_.async_wait(use_tuple);
+  }
+}
+
+awaitable<void> relay::sweep_loop() {
+  while (!stopping_) {
+    sweep_timer_.expires_after(settings_.sweep_every);
+    co_await sweep_timer_.async_wait(use_tuple);
+    if (stopping_) break;
+    try {
+      auto sweep = [](pqxx::connection& c) { return sweep_once(c); };
+      const auto swept = co_await pool_.run(std::move(sweep));
+      if (swept > 0) {
+        spdlog::warn("sweeper: {} deliveries stuck in flight went back to the outbox", swept);
+        metrics_.get_counter("psig_sweeper_requeued_total", "in-flight deliveries re-queued").inc(swept);
+        wake();
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("sweep failed: {}", e.what());
+    }
+  }
+}
+
+}  // namespace psig::delivery
