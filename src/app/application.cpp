@@ -54,14 +54,18 @@ struct application::parts {
         repos(pg),
         nats(c.nats_url, "projectsignal-" + c.node_id),
         redis(*cache::parse_redis_url(c.redis_url)),
-        js(nats, bus::stream_settings{std::chrono::seconds(c.jetstream_ack_wait_seconds)}),
-        control(nats, [this](const std::string& project) { routes.invalidate(project); }),
+        js(nats, bus::stream_settings{bus::nats_names(c.nats_namespace),
+                                      std::chrono::seconds(c.jetstream_ack_wait_seconds)}),
+        control(nats, bus::nats_names(c.nats_namespace),
+                [this](const std::string& project) { routes.invalidate(project); }),
         relay(ioc, pg, js, c.node_id, metrics,
-              delivery::relay_settings{500, c.relay_poll, std::chrono::seconds(30),
+              delivery::relay_settings{bus::nats_names(c.nats_namespace), 500, c.relay_poll,
+                                       std::chrono::seconds(30),
                                        std::chrono::seconds(c.delivery_lease_seconds)}),
         ingest(pg, routes, metrics, [this] { relay.wake(); }),
         http_client(ioc, delivery::http_client_options{allow_list(c)}),
-        writer(pg, c.node_id, std::chrono::hours(c.consumer_disable_after_hours)),
+        writer(pg, c.node_id, std::chrono::hours(c.consumer_disable_after_hours),
+               [this](const std::string& project) { routes_changed(project); }),
         workers(ioc, blocking, pg, js, http_client, writer, metrics,
                 delivery::worker_settings{static_cast<std::size_t>(c.delivery_concurrency), 10,
                                           std::chrono::milliseconds(15'000), c.retry_schedule}),
@@ -90,6 +94,12 @@ struct application::parts {
   api::api_context api;
   http::router router;
   http::server server;
+
+  // A project's consumers or subscriptions changed: drop its routing caches on every node.
+  void routes_changed(const std::string& project) {
+    routes.invalidate(project);
+    asio::post(blocking, [this, project] { control.publish_routes_changed(project); });
+  }
 };
 
 application::application(config cfg) : cfg_(std::move(cfg)) {}
@@ -172,10 +182,7 @@ void application::wire_api() {
   auto& p = *parts_;
   p.api.ingest = &p.ingest;
   p.api.wake_relay = [&p] { p.relay.wake(); };
-  p.api.routes_changed = [&p](const std::string& project) {
-    p.routes.invalidate(project);
-    asio::post(p.blocking, [&p, project] { p.control.publish_routes_changed(project); });
-  };
+  p.api.routes_changed = [&p](const std::string& project) { p.routes_changed(project); };
   const int rate = cfg_.ingest_rate_per_second, burst = cfg_.ingest_burst;
   p.api.admit = [&p, rate, burst](const storage::project& project, std::size_t n) {
     auto take = [&p, key = "psig:rl:ingest:" + project.id,

@@ -117,6 +117,20 @@ const std::vector<option>& options() {
                    c.nats_url = v;
                    return std::nullopt;
                  }),
+      string_opt("nats_namespace", "PSIG_NATS_NAMESPACE",
+                 "prefix of the NATS streams, subjects and consumer (deployments sharing a NATS "
+                 "server need different ones)",
+                 [](config& c, const std::string& v) -> error {
+                   if (v.empty() || v.size() > 32) return "must be 1-32 characters";
+                   for (char ch : v) {
+                     if (!std::islower(static_cast<unsigned char>(ch)) &&
+                         !std::isdigit(static_cast<unsigned char>(ch)) && ch != '_') {
+                       return "may only hold a-z, 0-9 and '_'";
+                     }
+                   }
+                   c.nats_namespace = v;
+                   return std::nullopt;
+                 }),
       string_opt("redis_url", "PSIG_REDIS_URL", "Redis URL",
                  [](config& c, const std::string& v) -> error {
                    if (!cache::parse_redis_url(v)) return "expected redis://[:password@]host[:port][/db]";

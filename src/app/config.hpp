@@ -16,6 +16,7 @@ struct config {
   std::string database_url;
   int database_pool_size = 4;
   std::string nats_url = "nats://127.0.0.1:4222";
+  std::string nats_namespace = "psig";  // prefix of every stream, subject and consumer name
   std::string redis_url = "redis://127.0.0.1:6379";
   std::string admin_token;  // empty: no bootstrap admin
   std::string node_id;

@@ -6,8 +6,6 @@
 namespace psig::bus {
 namespace {
 
-constexpr const char* routes_subject = "psig.ctl.routes";
-
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   // Copy, destroy, then act: the message belongs to nats.c's thread.
   std::string project(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
@@ -17,13 +15,13 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
 
 }  // namespace
 
-control_channel::control_channel(nats_client& client,
+control_channel::control_channel(nats_client& client, const nats_names& names,
                                  std::function<void(const std::string&)> on_routes_changed)
-    : client_(client), on_routes_changed_(std::move(on_routes_changed)) {
+    : client_(client), subject_(names.ctl_routes), on_routes_changed_(std::move(on_routes_changed)) {
   if (client_.connection() == nullptr) return;
-  if (natsConnection_Subscribe(&sub_, client_.connection(), routes_subject, on_message,
+  if (natsConnection_Subscribe(&sub_, client_.connection(), subject_.c_str(), on_message,
                                &on_routes_changed_) != NATS_OK) {
-    spdlog::error("cannot subscribe to {}: other nodes' changes will reach this node late", routes_subject);
+    spdlog::error("cannot subscribe to {}: other nodes' changes will reach this node late", subject_);
     sub_ = nullptr;
   }
 }
@@ -37,7 +35,7 @@ control_channel::~control_channel() {
 
 void control_channel::publish_routes_changed(const std::string& project_id) {
   if (client_.connection() == nullptr) return;
-  natsConnection_Publish(client_.connection(), routes_subject, project_id.data(),
+  natsConnection_Publish(client_.connection(), subject_.c_str(), project_id.data(),
                          static_cast<int>(project_id.size()));
 }
 

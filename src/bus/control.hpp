@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bus/nats_client.hpp"
+#include "bus/nats_names.hpp"
 
 typedef struct __natsSubscription natsSubscription;
 
@@ -13,13 +14,15 @@ namespace psig::bus {
 class control_channel {
  public:
   // `on_routes_changed` runs on a nats.c thread: it must be thread-safe and quick.
-  control_channel(nats_client& client, std::function<void(const std::string&)> on_routes_changed);
+  control_channel(nats_client& client, const nats_names& names,
+                  std::function<void(const std::string&)> on_routes_changed);
   ~control_channel();
   // Non-blocking as far as nats.c allows (a buffered publish): call from the blocking pool.
   void publish_routes_changed(const std::string& project_id);
 
  private:
   nats_client& client_;
+  std::string subject_;
   std::function<void(const std::string&)> on_routes_changed_;
   natsSubscription* sub_ = nullptr;
 };

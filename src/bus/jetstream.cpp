@@ -86,19 +86,21 @@ bool jetstream::ensure() {
     }
     return s == NATS_OK;
   };
-  const char* dlv_subjects[] = {"psig.dlv.>"};
+  const auto& names = impl_->settings.names;
+  const std::string dlv_filter = names.dlv_prefix + ">", ws_filter = names.ws_prefix + ">";
+  const char* dlv_subjects[] = {dlv_filter.c_str()};
   jsStreamConfig dlv;
   jsStreamConfig_Init(&dlv);
-  dlv.Name = deliveries_stream;
+  dlv.Name = names.deliveries_stream.c_str();
   dlv.Subjects = dlv_subjects;
   dlv.SubjectsLen = 1;
   dlv.Retention = js_WorkQueuePolicy;
   dlv.Storage = js_FileStorage;
   dlv.Duplicates = 120 * ns_per_s;
-  const char* ws_subjects[] = {"psig.ws.>"};
+  const char* ws_subjects[] = {ws_filter.c_str()};
   jsStreamConfig ws;
   jsStreamConfig_Init(&ws);
-  ws.Name = ws_stream;
+  ws.Name = names.ws_stream.c_str();
   ws.Subjects = ws_subjects;
   ws.SubjectsLen = 1;
   ws.Retention = js_LimitsPolicy;
@@ -109,17 +111,35 @@ bool jetstream::ensure() {
   if (!upsert(dlv) || !upsert(ws)) return false;
 
   if (impl_->sub == nullptr) {
+    // Create or update the shared consumer first, then bind to it: a node whose AckWait differs
+    // from the one that created the consumer must not be refused (the last start wins).
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = names.workers.c_str();
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = impl_->settings.ack_wait.count() * ns_per_s;
+    cc.MaxAckPending = 20'000;
+    cc.MaxDeliver = -1;  // PostgreSQL decides when a delivery is dead, not JetStream
+    cc.FilterSubject = dlv_filter.c_str();
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&ci, impl_->js, names.deliveries_stream.c_str(), &cc, nullptr, &jerr);
+    if (s != NATS_OK && jerr == JSConsumerNameExistErr) {
+      s = js_UpdateConsumer(&ci, impl_->js, names.deliveries_stream.c_str(), &cc, nullptr, &jerr);
+    }
+    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+    if (s != NATS_OK) {
+      spdlog::warn("JetStream consumer {}: {} ({})", names.workers, natsStatus_GetText(s), static_cast<int>(jerr));
+      return false;
+    }
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = impl_->settings.ack_wait.count() * ns_per_s;
-    so.Config.MaxAckPending = 20'000;
-    so.Config.MaxDeliver = -1;  // PostgreSQL decides when a delivery is dead, not JetStream
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = js_PullSubscribe(&impl_->sub, impl_->js, "psig.dlv.>", workers_consumer,
-                                          nullptr, &so, &jerr);
+    so.Stream = names.deliveries_stream.c_str();
+    so.Consumer = names.workers.c_str();
+    s = js_PullSubscribe(&impl_->sub, impl_->js, dlv_filter.c_str(), names.workers.c_str(), nullptr,
+                         &so, &jerr);
     if (s != NATS_OK) {
-      spdlog::warn("JetStream pull consumer: {} ({})", natsStatus_GetText(s), static_cast<int>(jerr));
+      spdlog::warn("JetStream pull subscription: {} ({})", natsStatus_GetText(s), static_cast<int>(jerr));
       impl_->sub = nullptr;
       return false;
     }

@@ -9,17 +9,15 @@
 #include <vector>
 
 #include "bus/nats_client.hpp"
+#include "bus/nats_names.hpp"
 
 typedef struct __natsMsg natsMsg;
 typedef struct __natsSubscription natsSubscription;
 
 namespace psig::bus {
 
-inline constexpr const char* deliveries_stream = "PSIG_DELIVERIES";
-inline constexpr const char* ws_stream = "PSIG_WS";
-inline constexpr const char* workers_consumer = "psig-workers";
-
 struct stream_settings {
+  nats_names names = nats_names("psig");
   std::chrono::seconds ack_wait{60};           // > the longest delivery attempt
   std::chrono::seconds ws_max_age{24 * 3600};  // realtime history window
   std::int64_t ws_max_msgs = 1'000'000;

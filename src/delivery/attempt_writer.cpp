@@ -1,6 +1,9 @@
 #include "delivery/attempt_writer.hpp"
 
+#include <algorithm>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "psig/common/ids.hpp"
 #include "psig/common/time.hpp"
@@ -16,11 +19,26 @@ std::string quoted_time(pqxx::work& w, std::chrono::system_clock::time_point t) 
 
 std::string opt_int(const std::optional<int>& v) { return v ? std::to_string(*v) : "NULL"; }
 
-std::string opt_text(pqxx::work& w, const std::string& v) { return v.empty() ? "NULL" : w.quote(v); }
+// Receivers answer anything: binary, NUL bytes, UTF-8 cut at the 16 KiB cap. PostgreSQL text
+// takes none of it, so invalid sequences become U+FFFD and NULs are dropped.
+std::string valid_text(const std::string& v) {
+  std::string out = nlohmann::json::parse(
+      nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>();
+  out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
+  return out;
+}
 
-// Returns, per outcome, whether its attempt row was new.
-std::vector<bool> write(pqxx::connection& c, const std::string& node,
-                        std::chrono::hours disable_after, const std::vector<attempt_outcome*>& batch) {
+std::string opt_text(pqxx::work& w, const std::string& v) {
+  return v.empty() ? "NULL" : w.quote(valid_text(v));
+}
+
+struct write_result {
+  std::vector<bool> fresh;                  // per outcome: was its attempt row new?
+  std::set<std::string> disabled_projects;  // projects of consumers switched off here
+};
+
+write_result write(pqxx::connection& c, const std::string& node, std::chrono::hours disable_after,
+                   const std::vector<attempt_outcome*>& batch) {
   pqxx::work w(c);
   std::string attempts_sql;
   for (const auto* o : batch) {
@@ -39,7 +57,8 @@ std::vector<bool> write(pqxx::connection& c, const std::string& node,
            attempts_sql + " ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt")) {
     fresh.emplace(r[0].as<std::string>(), r[1].as<int>());
   }
-  std::vector<bool> out;
+  write_result result;
+  auto& out = result.fresh;
   std::string updates, outbox;
   std::set<std::string> succeeded_consumers, failed_consumers;
   for (const auto* o : batch) {
@@ -60,6 +79,7 @@ std::vector<bool> write(pqxx::connection& c, const std::string& node,
       w.exec_params("UPDATE consumers SET status = 'disabled', disabled_reason = $2, updated_at = now()"
                     " WHERE id = $1",
                     o->consumer_id, o->disable_reason);
+      result.disabled_projects.insert(o->project_id);
     }
   }
   if (!updates.empty()) {
@@ -86,22 +106,26 @@ std::vector<bool> write(pqxx::connection& c, const std::string& node,
     const auto ids = id_list(failed_consumers);
     w.exec("UPDATE consumers SET failing_since = now() WHERE failing_since IS NULL AND id IN (" + ids + ")");
     // A consumer failing without a single success for too long is switched off (DESIGN §8).
-    w.exec_params("UPDATE consumers SET status = 'disabled', updated_at = now(),"
-                  " disabled_reason = 'failing without a success since ' || failing_since::text"
-                  " WHERE status = 'enabled' AND failing_since < now() - make_interval(hours => $1)"
-                  " AND id IN (" + ids + ")",
-                  static_cast<int>(disable_after.count()));
+    const auto disabled = w.exec_params(
+        "UPDATE consumers SET status = 'disabled', updated_at = now(),"
+        " disabled_reason = 'failing without a success since ' || failing_since::text"
+        " WHERE status = 'enabled' AND failing_since < now() - make_interval(hours => $1)"
+        " AND id IN (" + ids + ") RETURNING project_id",
+        static_cast<int>(disable_after.count()));
+    for (const auto& r : disabled) result.disabled_projects.insert(r[0].as<std::string>());
   }
   w.commit();
-  return out;
+  return result;
 }
 
 }  // namespace
 
 attempt_writer::attempt_writer(storage::pg_pool& pool, std::string node_id,
-                               std::chrono::hours failing_disable_after, std::size_t max_batch)
+                               std::chrono::hours failing_disable_after,
+                               std::function<void(const std::string&)> consumers_disabled,
+                               std::size_t max_batch)
     : pool_(pool), node_id_(std::move(node_id)), failing_disable_after_(failing_disable_after),
-      max_batch_(max_batch) {}
+      consumers_disabled_(std::move(consumers_disabled)), max_batch_(max_batch) {}
 
 awaitable<bool> attempt_writer::record(attempt_outcome outcome) {
   auto start = [this, outcome = std::move(outcome)](auto done) mutable {
@@ -126,8 +150,10 @@ void attempt_writer::start_locked() {
     for (auto& p : *batch) outcomes.push_back(&p.outcome);
     try {
       if (c == nullptr) throw pqxx::broken_connection("database unavailable");
-      const auto fresh = write(*c, node_id_, failing_disable_after_, outcomes);
-      for (std::size_t i = 0; i < batch->size(); ++i) (*batch)[i].done({nullptr, fresh[i]});
+      const auto written = write(*c, node_id_, failing_disable_after_, outcomes);
+      // Disabled consumers must stop matching new events, here and on the other nodes.
+      for (const auto& project : written.disabled_projects) consumers_disabled_(project);
+      for (std::size_t i = 0; i < batch->size(); ++i) (*batch)[i].done({nullptr, written.fresh[i]});
     } catch (...) {
       for (auto& p : *batch) p.done({std::current_exception(), std::nullopt});
     }

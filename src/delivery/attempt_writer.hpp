@@ -39,8 +39,11 @@ struct attempt_outcome {
 
 class attempt_writer {
  public:
+  // `consumers_disabled(project_id)` runs after a commit that switched consumers off.
   attempt_writer(storage::pg_pool& pool, std::string node_id,
-                 std::chrono::hours failing_disable_after, std::size_t max_batch = 500);
+                 std::chrono::hours failing_disable_after,
+                 std::function<void(const std::string&)> consumers_disabled,
+                 std::size_t max_batch = 500);
   // True when recorded now; false when this attempt was already recorded (a redelivery).
   awaitable<bool> record(attempt_outcome outcome);
 
@@ -54,6 +57,7 @@ class attempt_writer {
   storage::pg_pool& pool_;
   std::string node_id_;
   std::chrono::hours failing_disable_after_;
+  std::function<void(const std::string&)> consumers_disabled_;
   std::size_t max_batch_;
   std::mutex mutex_;
   std::deque<pending> queue_;

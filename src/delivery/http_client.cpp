@@ -8,9 +8,9 @@
 #include <string_view>
 #include <variant>
 
+#include <openssl/ssl.h>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/string.hpp>
-#include <openssl/ssl.h>
 
 #include "delivery/http_connection.hpp"
 #include "psig/domain/url.hpp"
@@ -35,8 +35,8 @@ bool valid_header_value(std::string_view value) {
 // Fields that frame the message or the connection: the client owns them.
 bool framing_header(std::string_view name) {
   for (const std::string_view reserved :
-       {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
-        "trailer", "upgrade", "expect"}) {
+       {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+        "upgrade", "expect"}) {
     if (boost::beast::iequals(name, reserved)) return true;
   }
   return false;
@@ -44,8 +44,8 @@ bool framing_header(std::string_view name) {
 
 std::string host_header(const domain::http_url& url) {
   std::string host = url.ipv6_literal ? "[" + url.host + "]" : url.host;
-  const bool default_port = (url.scheme == "http" && url.port == 80) ||
-                            (url.scheme == "https" && url.port == 443);
+  const bool default_port =
+      (url.scheme == "http" && url.port == 80) || (url.scheme == "https" && url.port == 443);
   if (!default_port) host += ":" + std::to_string(url.port);
   return host;
 }
@@ -67,16 +67,17 @@ struct http_delivery_client::impl {
   };
   using victims = std::vector<std::unique_ptr<http_connection>>;
 
-  // Moves connections idle for longer than idle_timeout out of the pool. Callers declare their
-  // `victims` before the lock guard, so those sockets close after the mutex is released.
+  // Moves connections idle for longer than idle_timeout out of the pool. Each list is in the
+  // order the connections were given back, so the expired ones are a prefix. Callers declare
+  // their `victims` before the lock guard, so those sockets close after the mutex is released.
   void prune_locked(steady_clock::time_point now, victims& out) {
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& list = it->second;
-      const auto stale = std::partition(list.begin(), list.end(), [&](const idle_connection& c) {
+      const auto fresh = std::find_if(list.begin(), list.end(), [&](const idle_connection& c) {
         return now - c.since <= options_.idle_timeout;
       });
-      for (auto s = stale; s != list.end(); ++s) out.push_back(std::move(s->connection));
-      list.erase(stale, list.end());
+      for (auto s = list.begin(); s != fresh; ++s) out.push_back(std::move(s->connection));
+      list.erase(list.begin(), fresh);
       it = list.empty() ? idle_.erase(it) : std::next(it);
     }
   }
@@ -87,18 +88,26 @@ struct http_delivery_client::impl {
     std::lock_guard lock(mutex_);
     prune_locked(steady_clock::now(), closing);
     if (auto it = idle_.find(origin); it != idle_.end()) {
-      // The most recently used one: the least likely to have been closed by the server.
-      found = std::move(it->second.back().connection);
-      it->second.pop_back();
-      if (it->second.empty()) idle_.erase(it);
+      // The most recently used first: the least likely to have been closed by the server.
+      auto& list = it->second;
+      while (!found && !list.empty()) {
+        auto candidate = std::move(list.back().connection);
+        list.pop_back();
+        if (candidate->still_open()) {
+          found = std::move(candidate);
+        } else {
+          closing.push_back(std::move(candidate));
+        }
+      }
+      if (list.empty()) idle_.erase(it);
     }
     return found;
   }
 
   void give_back(const std::string& origin, std::unique_ptr<http_connection> conn) {
+    if (options_.max_idle_per_origin == 0) return;
     victims closing;
     std::lock_guard lock(mutex_);
-    if (options_.max_idle_per_origin == 0) return;  // `conn` closes on return, after unlocking
     const auto now = steady_clock::now();
     prune_locked(now, closing);
     auto& list = idle_[origin];
@@ -209,7 +218,9 @@ awaitable<http_attempt_result> http_delivery_client::post(http_attempt_request r
   const auto started = steady_clock::now();
   http_attempt_result result;
   try {
-    result = co_await impl_->attempt(req, started + req.timeout);
+    // Bounded so that the deadline cannot overflow the clock.
+    const auto timeout = std::min<std::chrono::milliseconds>(req.timeout, std::chrono::hours(24));
+    result = co_await impl_->attempt(req, started + timeout);
   } catch (const std::exception& e) {
     // Resource exhaustion and the like: still a result, as promised to the delivery worker.
     result = http_attempt_result{};
@@ -221,6 +232,8 @@ awaitable<http_attempt_result> http_delivery_client::post(http_attempt_request r
   co_return result;
 }
 
-std::size_t http_delivery_client::idle_connections() const { return impl_->idle_count(); }
+std::size_t http_delivery_client::idle_connections() const {
+  return impl_->idle_count();
+}
 
 }  // namespace psig::delivery

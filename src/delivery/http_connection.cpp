@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <string_view>
 #include <utility>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -19,8 +23,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/zlib/error.hpp>
 #include <boost/beast/zlib/inflate_stream.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "delivery/http_client.hpp"
 #include "psig/common/offload.hpp"
@@ -308,7 +310,9 @@ http_connection::http_connection(strand_executor strand, asio::ssl::context* tls
   }
 }
 
-beast::tcp_stream& http_connection::tcp() { return plain_ ? *plain_ : tls_->next_layer(); }
+beast::tcp_stream& http_connection::tcp() {
+  return plain_ ? *plain_ : tls_->next_layer();
+}
 
 awaitable<open_outcome> http_connection::open(strand_executor strand, asio::ssl::context* tls,
                                               const domain::http_url& url,
@@ -328,6 +332,7 @@ awaitable<open_outcome> http_connection::open(strand_executor strand, asio::ssl:
 
   // The guard (DESIGN §8): decided on the resolved addresses, at every new connection.
   std::vector<tcp::endpoint> allowed;
+  std::vector<std::string> refused_addresses;
   std::string refused;
   for (const auto& entry : resolved.results) {
     const tcp::endpoint ep = entry.endpoint();
@@ -336,10 +341,14 @@ awaitable<open_outcome> http_connection::open(strand_executor strand, asio::ssl:
       if (std::find(allowed.begin(), allowed.end(), ep) == allowed.end()) allowed.push_back(ep);
       continue;
     }
-    const std::string text = domain::to_string(ip);
-    if (refused.find(text + " (") != std::string::npos) continue;
+    std::string text = domain::to_string(ip);
+    if (std::find(refused_addresses.begin(), refused_addresses.end(), text) !=
+        refused_addresses.end()) {
+      continue;
+    }
     if (!refused.empty()) refused += ", ";
     refused += text + " (" + domain::non_global_reason(ip).value_or("not allowed") + ")";
+    refused_addresses.push_back(std::move(text));
   }
   if (allowed.empty()) {
     if (refused.empty()) {
@@ -398,7 +407,12 @@ awaitable<open_outcome> http_connection::open(strand_executor strand, asio::ssl:
       }
       std::string detail = ec.message();
       const long verify = SSL_get_verify_result(conn->tls_->native_handle());
-      if (verify != X509_V_OK) detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      if (verify == X509_V_ERR_UNSPECIFIED) {
+        // What OpenSSL records when host_name_verification refuses a chain it had accepted.
+        detail += " (the certificate does not match " + name + ")";
+      } else if (verify != X509_V_OK) {
+        detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      }
       fail(out, "tls", "TLS handshake with " + url.host + ": " + detail);
       co_return out;
     }
@@ -406,6 +420,19 @@ awaitable<open_outcome> http_connection::open(strand_executor strand, asio::ssl:
   stream.expires_never();
   out.connection = std::move(conn);
   co_return out;
+}
+
+bool http_connection::still_open() {
+  if (buffer_.size() != 0) return false;  // bytes nobody asked for: the framing is lost
+  auto& socket = tcp().socket();
+  if (!socket.is_open()) return false;
+  char byte = 0;
+  const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return false;  // the server closed it while it idled
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+  // Unsolicited bytes on plain HTTP are a response to nothing (often a 408 before closing). TLS
+  // may legitimately deliver late records (session tickets) here, so those stay.
+  return tls_.has_value();
 }
 
 awaitable<exchange_outcome> http_connection::exchange(const outgoing_request& req,

@@ -69,6 +69,10 @@ class http_connection {
 
   const strand_executor& executor() const { return strand_; }
 
+  // Whether an idle connection can take a request: the server has not closed it and has sent
+  // nothing unasked. Cheap (one non-blocking peek); call it only while no operation is pending.
+  bool still_open();
+
  private:
   boost::beast::tcp_stream& tcp();
 

@@ -22,6 +22,7 @@ struct claimed {
 // One relay cycle: claim, publish, settle. Returns how many rows were claimed.
 std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::string& node,
                        const relay_settings& s, common::metrics_registry& metrics) {
+  const auto& names = s.names;
   std::vector<claimed> rows;
   std::vector<bus::outgoing_message> msgs;
   {
@@ -44,10 +45,10 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::strin
       const auto consumer = row[4].as<std::string>();
       const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
       if (cl.websocket) {
-        msgs.push_back({"psig.ws." + project + "." + consumer + "." + row[6].as<std::string>(),
+        msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
                         msg_id, row[7].as<std::string>()});
       } else {
-        msgs.push_back({"psig.dlv." + project + "." + consumer, msg_id,
+        msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
                         R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}"});
       }
       rows.push_back(std::move(cl));

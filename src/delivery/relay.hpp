@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "bus/nats_names.hpp"
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
 
@@ -25,6 +26,7 @@ class jetstream;
 namespace psig::delivery {
 
 struct relay_settings {
+  bus::nats_names names = bus::nats_names("psig");
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
   std::chrono::seconds claim_lease{30};     // outbox rows claimed but not yet published

@@ -54,6 +54,15 @@ daemon_process::daemon_process(daemon_options opts) : admin_token_(opts.admin_to
   } else {
     database_url_ = opts.env.at("PSIG_DATABASE_URL");
   }
+  // Daemons on different databases must not share NATS work queues; two on one database
+  // (a restart, a second node) must.
+  if (opts.env.count("PSIG_NATS_NAMESPACE") == 0) {
+    std::string ns = "t";
+    for (char c : database_url_.substr(database_url_.rfind('/') + 1)) {
+      if (std::isalnum(static_cast<unsigned char>(c))) ns += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    env["PSIG_NATS_NAMESPACE"] = ns.substr(0, 32);
+  }
   if (opts.env.count("PSIG_LISTEN") != 0) {
     const auto& l = opts.env.at("PSIG_LISTEN");
     const auto colon = l.rfind(':');
