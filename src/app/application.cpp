@@ -68,7 +68,10 @@ struct application::parts {
                [this](const std::string& project) { routes_changed(project); }),
         workers(ioc, blocking, pg, js, http_client, writer, metrics,
                 delivery::worker_settings{static_cast<std::size_t>(c.delivery_concurrency), 10,
-                                          std::chrono::milliseconds(15'000), c.retry_schedule}),
+                                          std::chrono::milliseconds(15'000), c.retry_schedule,
+                                          [this](const std::string& consumer, double rate) {
+                                            return consumer_rate_gate(consumer, rate);
+                                          }}),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,
@@ -94,6 +97,14 @@ struct application::parts {
   api::api_context api;
   http::router router;
   http::server server;
+
+  awaitable<int> consumer_rate_gate(const std::string& consumer, double rate) {
+    auto take = [this, key = "psig:rl:consumer:" + consumer, rate] {
+      const auto d = redis.take_tokens(key, rate, std::max(1.0, rate), 1);
+      return d && !d->allowed ? std::max(1, d->retry_after_ms) : 0;  // Redis down: go
+    };
+    return common::offload(blocking, std::move(take));
+  }
 
   // A project's consumers or subscriptions changed: drop its routing caches on every node.
   void routes_changed(const std::string& project) {

@@ -7,6 +7,7 @@
 
 #include "app/application.hpp"
 #include "app/config.hpp"
+#include "app/receive_command.hpp"
 #include "psig/common/logging.hpp"
 #include "psig/storage/migrator.hpp"
 
@@ -15,6 +16,7 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: projectsignal [serve|migrate|check-config|version] [--config FILE]\n"
+               "       projectsignal receive --listen HOST:PORT --secret whsec_...\n"
                "configuration: PSIG_CONFIG (a JSON file) and PSIG_* variables, see "
                "docs/configuration.md\n");
   return 2;
@@ -23,6 +25,17 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "receive") {
+    std::string listen = "127.0.0.1:9999", secret;
+    for (int i = 2; i + 1 < argc; i += 2) {
+      const std::string flag = argv[i];
+      if (flag == "--listen") listen = argv[i + 1];
+      else if (flag == "--secret") secret = argv[i + 1];
+      else return usage();
+    }
+    if (secret.empty()) return usage();
+    return psig::app::run_receiver(listen, secret);
+  }
   std::string command = "serve";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

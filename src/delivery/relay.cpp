@@ -99,14 +99,23 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::strin
   return rows.size();
 }
 
-std::size_t sweep_once(pqxx::connection& c) {
+struct sweep_result {
+  std::size_t requeued = 0;
+  double due_rows = 0;        // outbox rows due now
+  double oldest_due_age = 0;  // seconds the oldest of them has waited
+};
+
+sweep_result sweep_once(pqxx::connection& c) {
   pqxx::work w(c);
   const auto r = w.exec(
       "WITH stuck AS (UPDATE deliveries SET status = 'retrying', lease_until = NULL, updated_at = now()"
       " WHERE status = 'in_flight' AND lease_until < now() RETURNING id, attempts)"
       " INSERT INTO outbox (delivery_id, attempt) SELECT id, attempts + 1 FROM stuck");
+  const auto depth = w.exec1(
+      "SELECT count(*), coalesce(extract(epoch FROM now() - min(available_at)), 0)::float8"
+      " FROM outbox WHERE available_at <= now()");
   w.commit();
-  return r.affected_rows();
+  return {r.affected_rows(), depth[0].as<double>(), depth[1].as<double>()};
 }
 
 }  // namespace
@@ -160,9 +169,13 @@ awaitable<void> relay::sweep_loop() {
     try {
       auto sweep = [](pqxx::connection& c) { return sweep_once(c); };
       const auto swept = co_await pool_.run(std::move(sweep));
-      if (swept > 0) {
-        spdlog::warn("sweeper: {} deliveries stuck in flight went back to the outbox", swept);
-        metrics_.get_counter("psig_sweeper_requeued_total", "in-flight deliveries re-queued").inc(swept);
+      metrics_.get_gauge("psig_outbox_due_rows", "outbox rows due for relaying").set(swept.due_rows);
+      metrics_.get_gauge("psig_outbox_oldest_due_seconds", "age of the oldest due outbox row")
+          .set(swept.oldest_due_age);
+      if (swept.requeued > 0) {
+        spdlog::warn("sweeper: {} deliveries stuck in flight went back to the outbox", swept.requeued);
+        metrics_.get_counter("psig_sweeper_requeued_total", "in-flight deliveries re-queued")
+            .inc(swept.requeued);
         wake();
       }
     } catch (const std::exception& e) {

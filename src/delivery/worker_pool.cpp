@@ -185,6 +185,14 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
       finished({});
       co_return;
     }
+    if (const double rate = setting<double>(*ctx, "rate_limit_per_second", 0); rate > 0 && settings_.rate_gate) {
+      const int wait_ms = co_await settings_.rate_gate(ctx->consumer_id, rate);
+      if (wait_ms > 0) {
+        co_await answer(false, std::chrono::milliseconds(wait_ms));
+        finished(counted_consumer);
+        co_return;
+      }
+    }
 
     attempt_outcome out;
     out.project_id = ctx->project_id;
@@ -256,6 +264,11 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
     co_await writer_.record(std::move(out));
     metrics_.get_counter("psig_attempts_total", "delivery attempts by outcome", {{"result", result}})
         .inc();
+    if (result == "retrying") {
+      metrics_.get_counter("psig_retries_scheduled_total", "failed attempts with a retry scheduled").inc();
+    } else if (result == "dead") {
+      metrics_.get_counter("psig_dead_letters_total", "deliveries that became dead").inc();
+    }
     co_await answer(true, {});
   } catch (const std::exception& e) {
     spdlog::warn("worker: {} failed: {}", msg->subject(), e.what());

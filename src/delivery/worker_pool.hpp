@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,9 @@ struct worker_settings {
   int default_max_in_flight = 10;  // per consumer, unless its settings say otherwise
   std::chrono::milliseconds default_timeout{15'000};
   std::vector<int> retry_schedule;  // the default; consumers may override
+  // Consumers with settings.rate_limit_per_second: milliseconds to wait before this attempt may
+  // start (0: go). A Redis token bucket per consumer, shared by the nodes; fails open.
+  std::function<awaitable<int>(const std::string& consumer_id, double rate)> rate_gate;
 };
 
 class worker_pool {
