@@ -2,6 +2,7 @@
 // Shared by the end-to-end tests: checks of the DESIGN §7 error body, set-up calls that stop the
 // test when they fail, and a walker for cursor-paged lists.
 #include <cstddef>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/daemon.hpp"
 #include "support/http_client.hpp"
 
 namespace psig::e2e {
@@ -228,5 +230,30 @@ inline std::optional<std::int64_t> unix_seconds(const json& value) {
   tm.tm_mon -= 1;
   return static_cast<std::int64_t>(timegm(&tm));
 }
+
+// A suite with one daemon and one operator account; every test works in projects of its own.
+// `Suite` only makes the static members distinct per suite.
+template <class Suite>
+class operator_suite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    daemon_ = std::make_unique<test::daemon_process>();
+    http_client c(daemon_->port());
+    operator_ = sign_up(c, "operator@example.com");
+  }
+  static void TearDownTestSuite() { daemon_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start";
+    ASSERT_FALSE(operator_.token.empty()) << "the operator account could not sign up";
+    ops_ = std::make_unique<http_client>(port());
+    ops_->set_token(operator_.token);
+  }
+  static std::uint16_t port() { return daemon_->port(); }
+  http_client& ops() { return *ops_; }
+
+  inline static std::unique_ptr<test::daemon_process> daemon_;
+  inline static account operator_;
+  std::unique_ptr<http_client> ops_;
+};
 
 }  // namespace psig::e2e

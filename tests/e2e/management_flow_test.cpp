@@ -32,28 +32,7 @@ bool contains_id(const json& list_body, const std::string& id) {
   return false;
 }
 
-class ManagementFlow : public ::testing::Test {
- protected:
-  // One daemon and one operator account for the suite: every test works in projects of its own.
-  static void SetUpTestSuite() {
-    daemon_ = std::make_unique<test::daemon_process>();
-    http_client c(daemon_->port());
-    operator_ = sign_up(c, "operator@example.com");
-  }
-  static void TearDownTestSuite() { daemon_.reset(); }
-  void SetUp() override {
-    ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start";
-    ASSERT_FALSE(operator_.token.empty()) << "the operator account could not sign up";
-    ops_ = std::make_unique<http_client>(port());
-    ops_->set_token(operator_.token);
-  }
-  static std::uint16_t port() { return daemon_->port(); }
-  http_client& ops() { return *ops_; }
-
-  inline static std::unique_ptr<test::daemon_process> daemon_;
-  inline static account operator_;
-  std::unique_ptr<http_client> ops_;
-};
+class ManagementFlow : public operator_suite<ManagementFlow> {};
 
 TEST_F(ManagementFlow, SignupLoginAndMe) {
   http_client c(port());
