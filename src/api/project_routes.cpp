@@ -119,6 +119,7 @@ awaitable<http::response> delete_project(api_context& ctx, http::request& req) {
   auto a = co_await project_access(ctx, req, "manage", true);
   if (!a.ok()) co_return a.error;
   if (!co_await ctx.repos.projects.remove(a.project->id)) co_return not_found(req, "project");
+  ctx.routes_changed(a.project->id);  // frees its routing cache here and on the other nodes
   co_return http::empty_response(204);
 }
 

@@ -52,7 +52,8 @@ struct application::parts {
       : blocking(4),
         pg(c.database_url, static_cast<std::size_t>(c.database_pool_size)),
         repos(pg),
-        nats(c.nats_url, "projectsignal-" + c.node_id),
+        // Invalidations sent while we were away are lost: forget every project's routes.
+        nats(c.nats_url, "projectsignal-" + c.node_id, [this] { routes.clear(); }),
         redis(*cache::parse_redis_url(c.redis_url)),
         js(nats, bus::stream_settings{bus::nats_names(c.nats_namespace),
                                       std::chrono::seconds(c.jetstream_ack_wait_seconds)}),
@@ -180,7 +181,7 @@ int application::run() {
   run_loop();
   for (auto& t : threads) t.join();
 
-  p.workers.stop();
+  p.workers.join();
   p.pg.stop();
   p.blocking.join();
   p.nats.close();

@@ -38,7 +38,7 @@ struct config {
   int ingest_burst = 20'000;
   std::chrono::milliseconds relay_poll{250};
   int delivery_lease_seconds = 300;
-  int jetstream_ack_wait_seconds = 60;
+  int jetstream_ack_wait_seconds = 120;  // above the longest attempt (60 s)
 };
 
 using env_lookup = std::function<const char*(const char*)>;

@@ -10,12 +10,17 @@ void on_disconnected(natsConnection*, void* closure) {
   // Our own close() disconnects too: that one is not news.
   if (!static_cast<nats_client*>(closure)->closing()) spdlog::warn("NATS disconnected; reconnecting");
 }
-void on_reconnected(natsConnection*, void*) { spdlog::info("NATS reconnected"); }
+void on_nats_reconnected(natsConnection*, void* closure) {
+  spdlog::info("NATS reconnected");
+  static_cast<nats_client*>(closure)->reconnected();
+}
 void on_connected(natsConnection*, void*) { spdlog::info("NATS connected"); }
 
 }  // namespace
 
-nats_client::nats_client(const std::string& url, const std::string& name) {
+nats_client::nats_client(const std::string& url, const std::string& name,
+                         std::function<void()> on_reconnected)
+    : on_reconnected_(std::move(on_reconnected)) {
   natsOptions_Create(&opts_);
   natsOptions_SetURL(opts_, url.c_str());
   natsOptions_SetName(opts_, name.c_str());
@@ -25,7 +30,7 @@ nats_client::nats_client(const std::string& url, const std::string& name) {
   // A server that is down at start-up is retried in the background like a lost one.
   natsOptions_SetRetryOnFailedConnect(opts_, true, on_connected, nullptr);
   natsOptions_SetDisconnectedCB(opts_, on_disconnected, this);
-  natsOptions_SetReconnectedCB(opts_, on_reconnected, nullptr);
+  natsOptions_SetReconnectedCB(opts_, on_nats_reconnected, this);
   const natsStatus s = natsConnection_Connect(&conn_, opts_);
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
     spdlog::error("NATS connect to {} failed: {}", url, natsStatus_GetText(s));

@@ -2,6 +2,7 @@
 // The process's NATS connection: made at start-up, reconnecting forever on its own (nats.c's
 // reconnect thread), with a JetStream context for the delivery streams of later stages.
 #include <atomic>
+#include <functional>
 #include <string>
 
 typedef struct __natsConnection natsConnection;
@@ -12,7 +13,10 @@ namespace psig::bus {
 
 class nats_client {
  public:
-  nats_client(const std::string& url, const std::string& name);  // never throws on a down server
+  // Never throws on a down server. `on_reconnected` runs on a nats.c thread after each
+  // reconnection (core NATS messages sent meanwhile are lost: caches must start over).
+  nats_client(const std::string& url, const std::string& name,
+              std::function<void()> on_reconnected = {});
   ~nats_client();
   nats_client(const nats_client&) = delete;
   nats_client& operator=(const nats_client&) = delete;
@@ -23,6 +27,9 @@ class nats_client {
   void close();
 
   bool closing() const { return closing_.load(); }
+  void reconnected() const {
+    if (on_reconnected_) on_reconnected_();
+  }
   natsConnection* connection() const { return conn_; }
   jsCtx* jetstream() const { return js_; }
 
@@ -31,6 +38,7 @@ class nats_client {
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<bool> closing_{false};
+  std::function<void()> on_reconnected_;
 };
 
 }  // namespace psig::bus

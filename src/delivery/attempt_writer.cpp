@@ -83,14 +83,18 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
     }
   }
   if (!updates.empty()) {
+    // An operator's discard while the attempt ran wins: the attempt is logged, the delivery
+    // stays discarded and gets no retry.
     w.exec("UPDATE deliveries d SET status = v.status, attempts = v.attempt,"
            " last_status_code = v.code, last_error = v.err, next_attempt_at = v.next_at,"
            " lease_until = NULL, updated_at = now()"
            " FROM (VALUES " + updates + ") AS v(id, attempt, status, code, err, next_at)"
-           " WHERE d.id = v.id AND d.attempts < v.attempt");
+           " WHERE d.id = v.id AND d.attempts < v.attempt AND d.status <> 'discarded'");
   }
   if (!outbox.empty()) {
-    w.exec("INSERT INTO outbox (delivery_id, attempt, available_at) VALUES " + outbox);
+    w.exec("INSERT INTO outbox (delivery_id, attempt, available_at)"
+           " SELECT v.id, v.attempt, v.at FROM (VALUES " + outbox + ") AS v(id, attempt, at)"
+           " JOIN deliveries d ON d.id = v.id WHERE d.status = 'retrying'");
   }
   auto id_list = [&](const std::set<std::string>& ids) {
     std::string s;

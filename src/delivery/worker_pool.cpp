@@ -103,10 +103,12 @@ void worker_pool::stop() {
   slot_free_.notify_all();
 }
 
-worker_pool::~worker_pool() {
+void worker_pool::join() {
   stop();
   if (fetcher_.joinable()) fetcher_.join();
 }
+
+worker_pool::~worker_pool() { join(); }
 
 // nats.c's fetch blocks: it runs on its own thread and hands messages to coroutines.
 void worker_pool::fetch_loop() {
@@ -261,10 +263,12 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
       }
     }
     const std::string result = out.new_status;
-    co_await writer_.record(std::move(out));
-    metrics_.get_counter("psig_attempts_total", "delivery attempts by outcome", {{"result", result}})
+    const bool recorded = co_await writer_.record(std::move(out));
+    if (recorded) metrics_.get_counter("psig_attempts_total", "delivery attempts by outcome", {{"result", result}})
         .inc();
-    if (result == "retrying") {
+    if (!recorded) {
+      // A redelivered message whose attempt another worker recorded first: nothing to count.
+    } else if (result == "retrying") {
       metrics_.get_counter("psig_retries_scheduled_total", "failed attempts with a retry scheduled").inc();
     } else if (result == "dead") {
       metrics_.get_counter("psig_dead_letters_total", "deliveries that became dead").inc();

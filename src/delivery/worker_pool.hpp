@@ -51,6 +51,8 @@ class worker_pool {
   void start();
   // Stops pulling; attempts already running finish on their own (the daemon waits for them).
   void stop();
+  // stop(), then waits for the fetch thread (before NATS closes).
+  void join();
   std::size_t in_flight() const { return in_flight_.load(); }
 
  private:
