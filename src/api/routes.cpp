@@ -11,6 +11,7 @@ void register_routes(http::router& r, api_context& ctx) {
   register_subscription_routes(r, ctx);
   register_event_routes(r, ctx);
   register_delivery_routes(r, ctx);
+  register_realtime_routes(r, ctx);
 }
 
 }  // namespace psig::api

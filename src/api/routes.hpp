@@ -16,5 +16,6 @@ void register_subscription_routes(http::router& r, api_context& ctx);
 void register_ops_routes(http::router& r, api_context& ctx);
 void register_event_routes(http::router& r, api_context& ctx);
 void register_delivery_routes(http::router& r, api_context& ctx);
+void register_realtime_routes(http::router& r, api_context& ctx);
 
 }  // namespace psig::api

@@ -82,6 +82,20 @@ awaitable<page<consumer>> consumers_repo::list(std::string project_id, page_requ
   });
 }
 
+awaitable<std::vector<consumer>> consumers_repo::websocket_consumers(std::string project_id) {
+  return pool_.run([project_id = std::move(project_id)](pqxx::connection& c) {
+    pqxx::read_transaction w(c);
+    const auto r = w.exec_params("SELECT " + columns() +
+                                     " FROM consumers WHERE project_id = $1 AND kind = 'websocket'"
+                                     " ORDER BY id",
+                                 project_id);
+    std::vector<consumer> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(from_row(row));
+    return out;
+  });
+}
+
 awaitable<std::optional<consumer>> consumers_repo::update(consumer k) {
   return pool_.run([k = std::move(k)](pqxx::connection& c) {
     pqxx::work w(c);

@@ -59,6 +59,12 @@ std::vector<route> routes_of(const tenant& t, const std::string& project) {
       {"GET", base + "/subscriptions", nullptr},
       {"GET", base + "/subscriptions/" + t.subscription, nullptr},
       {"DELETE", base + "/subscriptions/" + t.subscription, nullptr},
+      {"POST", base + "/events", {{"type", "order.created"}, {"data", {{"n", 1}}}}},
+      {"POST", base + "/events/batch", {{"events", {{{"type", "order.created"}, {"data", 1}}}}}},
+      {"GET", base + "/events", nullptr},
+      {"GET", base + "/deliveries", nullptr},
+      {"POST", base + "/deliveries/bulk-retry", {{"confirm", true}}},
+      {"POST", base + "/ws-tokens", {{"user", "u1"}, {"patterns", {">"}}}},
   };
 }
 

@@ -1,5 +1,7 @@
 // The repositories against a real PostgreSQL: CRUD, tenant scoping, pagination, cascades.
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -141,6 +143,31 @@ TEST_F(repositories_test, consumers_are_scoped_by_project) {
   ASSERT_TRUE(disabled);
   EXPECT_EQ(disabled->status, "disabled");
   EXPECT_EQ(disabled->disabled_reason, "by test");
+}
+
+TEST_F(repositories_test, websocket_consumers_of_a_project) {
+  auto p = make_project();
+  auto q = make_project();
+  make_consumer(p.id);  // a webhook: not listed
+  EXPECT_TRUE(run_sync(repos_->consumers.websocket_consumers(p.id)).empty());
+  std::vector<std::string> ids;
+  for (const auto* project_id : {&p.id, &p.id, &q.id}) {
+    storage::consumer c;
+    c.id = common::new_id("con");
+    c.project_id = *project_id;
+    c.name = "app";
+    c.kind = "websocket";
+    c.secret = "whsec_x";
+    ids.push_back(run_sync(repos_->consumers.create(c)).id);
+  }
+  auto listed = run_sync(repos_->consumers.websocket_consumers(p.id));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, ids[0]);
+  EXPECT_EQ(listed[1].id, ids[1]);
+  EXPECT_EQ(listed[0].kind, "websocket");
+  auto other = run_sync(repos_->consumers.websocket_consumers(q.id));
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].id, ids[2]);
 }
 
 TEST_F(repositories_test, rotation_keeps_the_previous_secret_for_the_overlap) {

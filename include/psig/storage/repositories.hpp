@@ -4,6 +4,7 @@
 // an id from another project behaves exactly like an id that does not exist.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "psig/common/asio.hpp"
 #include "psig/storage/delivery_log.hpp"
@@ -60,6 +61,8 @@ class consumers_repo {
   awaitable<consumer> create(consumer c);
   awaitable<std::optional<consumer>> find(std::string project_id, std::string id);
   awaitable<page<consumer>> list(std::string project_id, page_request req);
+  // The project's websocket consumers (any status), oldest first.
+  awaitable<std::vector<consumer>> websocket_consumers(std::string project_id);
   // Writes name, url, headers, body_template and settings.
   awaitable<std::optional<consumer>> update(consumer c);
   awaitable<std::optional<consumer>> set_status(std::string project_id, std::string id,
