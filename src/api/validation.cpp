@@ -3,32 +3,12 @@
 #include <charconv>
 
 #include "psig/common/ids.hpp"
+#include "psig/common/json_depth.hpp"
 
 namespace psig::api {
 namespace {
 
 constexpr int max_json_depth = 64;
-
-// nlohmann's parser has no depth limit: a sax pass bounds nesting before the real parse.
-bool depth_ok(const std::string& text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > max_json_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
 
 bool valid_utf8(std::string_view s) {
   try {
@@ -65,7 +45,7 @@ std::optional<nlohmann::json> parse_object_body(const http::request& req, http::
                                  details("Content-Type must be application/json"));
     return std::nullopt;
   }
-  if (!depth_ok(req.body)) {
+  if (!common::json_depth_within(req.body, max_json_depth)) {
     error = http::error_response(req, 400, "validation_failed", "body: JSON nested too deeply",
                                  details("nested deeper than 64 levels"));
     return std::nullopt;

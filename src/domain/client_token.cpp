@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "psig/common/crypto.hpp"
+#include "psig/common/json_depth.hpp"
 #include "psig/common/ids.hpp"
 #include "psig/domain/pattern.hpp"
 
@@ -56,30 +57,10 @@ std::optional<token_parts> split_token(std::string_view token) {
   return p;
 }
 
-bool depth_ok(std::string_view text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > max_json_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 // A base64url part decoded and parsed as a JSON object; nullopt otherwise. Never throws.
 std::optional<json> decode_object(std::string_view part) {
   const auto text = common::base64url_decode(part);
-  if (!text || !depth_ok(*text)) return std::nullopt;
+  if (!text || !common::json_depth_within(*text, max_json_depth)) return std::nullopt;
   json value = json::parse(*text, nullptr, false);
   if (value.is_discarded() || !value.is_object()) return std::nullopt;
   return value;

@@ -21,7 +21,7 @@ void pg_pool::stop() {
   }
 }
 
-void pg_pool::submit(job j) {
+void pg_pool::post(job j) {
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(j));

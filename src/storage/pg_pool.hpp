@@ -33,7 +33,7 @@ class pg_pool {
   awaitable<std::invoke_result_t<Fn&, pqxx::connection&>> run(Fn fn) {
     using R = std::invoke_result_t<Fn&, pqxx::connection&>;
     auto start = [this, fn = std::move(fn)](auto done) mutable {
-      submit([fn = std::move(fn), done = std::move(done)](pqxx::connection* c) mutable {
+      post([fn = std::move(fn), done = std::move(done)](pqxx::connection* c) mutable {
         auto call = [&]() -> R {
           if (c == nullptr) throw pqxx::broken_connection("database unavailable");
           return fn(*c);
@@ -46,15 +46,14 @@ class pg_pool {
 
   // nullptr when the thread cannot connect right now; the job then fails on its own.
   using job = std::function<void(pqxx::connection*)>;
-  // Fire and forget, for components that are not coroutines (the ingest batcher).
-  void post(job j) { submit(std::move(j)); }
+  // Fire and forget, for components that are not coroutines (the batchers).
+  void post(job j);
 
   std::size_t size() const { return size_; }
   std::size_t busy() const;
   std::size_t queued() const;
 
  private:
-  void submit(job j);
   void worker();
 
   std::string url_;
