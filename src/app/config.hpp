@@ -38,7 +38,8 @@ struct config {
   int ingest_burst = 20'000;
   std::chrono::milliseconds relay_poll{250};
   int delivery_lease_seconds = 300;
-  int jetstream_ack_wait_seconds = 120;  // above the longest attempt (60 s)
+  int jetstream_ack_wait_seconds = 120;
+  int retention_sweep_seconds = 60;  // above the longest attempt (60 s)
 };
 
 using env_lookup = std::function<const char*(const char*)>;

@@ -118,16 +118,30 @@ sweep_result sweep_once(pqxx::connection& c) {
   return {r.affected_rows(), depth[0].as<double>(), depth[1].as<double>()};
 }
 
+// One small batch, so a large backlog never holds long locks; returns the events deleted.
+std::size_t expire_once(pqxx::connection& c, int batch) {
+  pqxx::work w(c);
+  const auto r = w.exec_params(
+      "DELETE FROM events WHERE id IN (SELECT e.id FROM events e JOIN projects p ON"
+      " p.id = e.project_id WHERE e.created_at < now() - make_interval(days => p.retention_days)"
+      " LIMIT $1)",
+      batch);
+  w.commit();
+  return r.affected_rows();
+}
+
 }  // namespace
 
 relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
              std::string node_id, common::metrics_registry& metrics, relay_settings settings)
-    : strand_(asio::make_strand(ioc)), timer_(strand_), sweep_timer_(strand_), pool_(pool), js_(js),
+    : strand_(asio::make_strand(ioc)), timer_(strand_), sweep_timer_(strand_),
+      retention_timer_(strand_), pool_(pool), js_(js),
       node_id_(std::move(node_id)), metrics_(metrics), settings_(settings) {}
 
 void relay::start() {
   asio::co_spawn(strand_, [this] { return relay_loop(); }, asio::detached);
   asio::co_spawn(strand_, [this] { return sweep_loop(); }, asio::detached);
+  asio::co_spawn(strand_, [this] { return retention_loop(); }, asio::detached);
 }
 
 void relay::stop() {
@@ -135,6 +149,7 @@ void relay::stop() {
   asio::post(strand_, [this] {
     timer_.cancel();
     sweep_timer_.cancel();
+    retention_timer_.cancel();
   });
 }
 
@@ -180,6 +195,35 @@ awaitable<void> relay::sweep_loop() {
       }
     } catch (const std::exception& e) {
       spdlog::warn("sweep failed: {}", e.what());
+    }
+  }
+}
+
+}  // namespace psig::delivery
+
+namespace psig::delivery {
+
+awaitable<void> relay::retention_loop() {
+  constexpr int batch = 1000;
+  while (!stopping_) {
+    retention_timer_.expires_after(settings_.retention_every);
+    co_await retention_timer_.async_wait(use_tuple);
+    if (stopping_) break;
+    try {
+      std::size_t total = 0, deleted = 0;
+      // At most 20 batches a round: the rest waits for the next round.
+      for (int i = 0; i < 20 && !stopping_; ++i) {
+        auto expire = [](pqxx::connection& c) { return expire_once(c, batch); };
+        deleted = co_await pool_.run(std::move(expire));
+        total += deleted;
+        if (deleted < batch) break;
+      }
+      if (total > 0) {
+        metrics_.get_counter("psig_retention_deleted_events_total", "events deleted past retention")
+            .inc(total);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("retention round failed: {}", e.what());
     }
   }
 }

@@ -5,6 +5,8 @@
 // JetStream acknowledged. Webhook-like deliveries go to the PSIG_DELIVERIES work queue; those of
 // websocket consumers go to PSIG_WS and are done. The sweeper puts deliveries whose in-flight
 // lease ran out (a crashed node, a lost message) back into the outbox: PostgreSQL is the truth.
+// The retention loop deletes events older than their project's retention_days, in small
+// batches (their deliveries, attempts and outbox rows cascade).
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -32,6 +34,7 @@ struct relay_settings {
   std::chrono::seconds claim_lease{30};     // outbox rows claimed but not yet published
   std::chrono::seconds delivery_lease{300};  // published deliveries before the sweeper steps in
   std::chrono::seconds sweep_every{5};
+  std::chrono::seconds retention_every{60};  // how often events past retention are deleted
 };
 
 class relay {
@@ -46,10 +49,12 @@ class relay {
  private:
   awaitable<void> relay_loop();
   awaitable<void> sweep_loop();
+  awaitable<void> retention_loop();
 
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer retention_timer_;
   storage::pg_pool& pool_;
   bus::jetstream& js_;
   std::string node_id_;
