@@ -21,6 +21,8 @@
 #include "delivery/routing_cache.hpp"
 #include "delivery/worker_pool.hpp"
 #include "http/server.hpp"
+#include "http/upgrade.hpp"
+#include "ws/gateway.hpp"
 #include "psig/common/metrics.hpp"
 #include "psig/common/offload.hpp"
 #include "psig/storage/migrator.hpp"
@@ -75,6 +77,7 @@ struct application::parts {
                                           [this](const std::string& consumer, double rate) {
                                             return consumer_rate_gate(consumer, rate);
                                           }}),
+        gateway(repos, metrics),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,
@@ -97,6 +100,7 @@ struct application::parts {
   delivery::http_delivery_client http_client;
   delivery::attempt_writer writer;
   delivery::worker_pool workers;
+  ws::gateway gateway;
   api::api_context api;
   http::router router;
   http::server server;
@@ -149,7 +153,8 @@ int application::run() {
   asio::steady_timer drain(p.ioc);
   std::chrono::steady_clock::time_point deadline;  // set when the signal arrives
   std::function<void()> wait_for_drain = [&] {
-    const bool idle = p.server.connections() == 0 && p.workers.in_flight() == 0;
+    const bool idle = p.server.connections() == 0 && p.workers.in_flight() == 0 &&
+                      p.gateway.sessions() == 0;
     if (idle || std::chrono::steady_clock::now() >= deadline) {
       p.ioc.stop();
       return;
@@ -162,6 +167,7 @@ int application::run() {
     spdlog::info("signal {} received: stopping", signo);
     deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
     p.server.stop();
+    p.gateway.stop();  // every WebSocket closes with 4001: clients reconnect to another node
     p.relay.stop();
     p.workers.stop();
     p.stopping = true;
@@ -232,6 +238,9 @@ void application::wire_api() {
         .set(static_cast<double>(p.workers.in_flight()));
   });
   api::register_routes(p.router, p.api);
+  p.server.on_upgrade("/v1/ws", [&p](std::unique_ptr<http::upgrade_request> up) {
+    p.gateway.accept(std::move(up));
+  });
 }
 
 void application::start_pipeline() {
@@ -243,6 +252,12 @@ void application::start_pipeline() {
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     p.workers.start();
+    if (p.stopping) return;
+    // Every node receives the whole realtime stream for its local WebSocket sessions.
+    if (auto state = p.js.ws_state()) p.gateway.set_stream_state(*state);
+    if (!p.js.subscribe_ws([&p](bus::ws_event e) { p.gateway.publish(std::move(e)); })) {
+      spdlog::error("realtime stream unavailable: WebSocket clients get no pushes");
+    }
   });
   p.relay.start();
 }

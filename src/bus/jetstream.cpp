@@ -43,6 +43,34 @@ struct jetstream::impl {
   stream_settings settings;
   jsCtx* js = nullptr;
   natsSubscription* sub = nullptr;
+  natsSubscription* ws_sub = nullptr;
+  std::function<void(ws_event)> on_ws_event;
+
+  static void on_ws_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<impl*>(closure);
+    ws_event e;
+    const std::string subject = natsMsg_GetSubject(msg);
+    // {ns}.ws.{project}.{consumer}.{type...}
+    const auto& prefix = self->settings.names.ws_prefix;
+    if (subject.rfind(prefix, 0) == 0) {
+      const auto rest = subject.substr(prefix.size());
+      const auto a = rest.find('.');
+      const auto b = a == std::string::npos ? a : rest.find('.', a + 1);
+      if (b != std::string::npos) {
+        e.project_id = rest.substr(0, a);
+        e.consumer_id = rest.substr(a + 1, b - a - 1);
+        e.type = rest.substr(b + 1);
+      }
+    }
+    e.envelope.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta != nullptr) {
+      e.offset = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+    }
+    natsMsg_Destroy(msg);
+    if (!e.type.empty()) self->on_ws_event(std::move(e));
+  }
   std::mutex publish_mutex;  // one publish_all at a time: it waits for *all* pending acks
   std::mutex failed_mutex;
   std::set<std::string> failed;  // msg ids the server refused
@@ -69,6 +97,10 @@ jetstream::jetstream(nats_client& client, stream_settings settings)
 }
 
 jetstream::~jetstream() {
+  if (impl_->ws_sub != nullptr) {
+    natsSubscription_Unsubscribe(impl_->ws_sub);
+    natsSubscription_Destroy(impl_->ws_sub);
+  }
   if (impl_->sub != nullptr) natsSubscription_Destroy(impl_->sub);
   if (impl_->js != nullptr) jsCtx_Destroy(impl_->js);
 }
@@ -200,6 +232,44 @@ std::vector<std::unique_ptr<work_message>> jetstream::fetch(int batch,
   }
   natsMsgList_Destroy(&list);
   return out;
+}
+
+}  // namespace psig::bus
+
+namespace psig::bus {
+
+bool jetstream::subscribe_ws(std::function<void(ws_event)> on_event) {
+  if (impl_->js == nullptr || impl_->ws_sub != nullptr) return impl_->ws_sub != nullptr;
+  impl_->on_ws_event = std::move(on_event);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = impl_->settings.names.ws_stream.c_str();
+  so.Ordered = true;  // gap-free and in order; recreated by nats.c after a disconnect
+  so.Config.DeliverPolicy = js_DeliverNew;
+  const std::string filter = impl_->settings.names.ws_prefix + ">";
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = js_Subscribe(&impl_->ws_sub, impl_->js, filter.c_str(), &impl::on_ws_message,
+                                    impl_.get(), nullptr, &so, &jerr);
+  if (s != NATS_OK) {
+    spdlog::warn("realtime subscription: {} ({})", natsStatus_GetText(s), static_cast<int>(jerr));
+    impl_->ws_sub = nullptr;
+    return false;
+  }
+  return true;
+}
+
+std::optional<ws_stream_state> jetstream::ws_state() {
+  if (impl_->js == nullptr) return std::nullopt;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (js_GetStreamInfo(&si, impl_->js, impl_->settings.names.ws_stream.c_str(), nullptr, &jerr) !=
+          NATS_OK ||
+      si == nullptr) {
+    return std::nullopt;
+  }
+  ws_stream_state st{std::to_string(si->Created), si->State.LastSeq};
+  jsStreamInfo_Destroy(si);
+  return st;
 }
 
 }  // namespace psig::bus

@@ -4,6 +4,8 @@
 // here blocks (network round trips): run them on the blocking pool, never on an I/O thread.
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +52,20 @@ class work_message {
   std::uint64_t delivered_ = 1;
 };
 
+// An event published to the realtime stream, as every node's gateway receives it.
+struct ws_event {
+  std::string project_id;
+  std::string consumer_id;
+  std::string type;
+  std::uint64_t offset = 0;  // the stream sequence
+  std::string envelope;
+};
+
+struct ws_stream_state {
+  std::string epoch;  // the stream's identity: its creation time (ns since the epoch)
+  std::uint64_t last_offset = 0;
+};
+
 class jetstream {
  public:
   jetstream(nats_client& client, stream_settings settings);
@@ -64,6 +80,11 @@ class jetstream {
                                 std::chrono::milliseconds timeout);
   // Up to `batch` messages of the work queue, waiting at most `wait` for the first.
   std::vector<std::unique_ptr<work_message>> fetch(int batch, std::chrono::milliseconds wait);
+
+  // Every new message of the realtime stream, in order, through an ordered push consumer (each
+  // node gets all of them). `on_event` runs on a nats.c thread: copy and hand over quickly.
+  bool subscribe_ws(std::function<void(ws_event)> on_event);
+  std::optional<ws_stream_state> ws_state();
 
  private:
   struct impl;

@@ -74,6 +74,20 @@ std::optional<std::string> validate_pattern(std::string_view pattern) {
   return validate(pattern, true);
 }
 
+bool pattern_covers(std::string_view outer, std::string_view inner) {
+  bool outer_more = true;
+  bool inner_more = true;
+  while (outer_more) {
+    if (!inner_more) return false;  // inner matches shorter types than outer accepts
+    const std::string_view o = next_token(outer, outer_more);
+    const std::string_view i = next_token(inner, inner_more);
+    if (o == ">") return true;        // one or more tokens: covers '>', '*' and literals
+    if (i == ">") return false;       // inner reaches types longer than outer can
+    if (o != "*" && o != i) return false;  // a literal covers only itself ('*' covers both)
+  }
+  return !inner_more;
+}
+
 bool pattern_matches(std::string_view pattern, std::string_view type) {
   bool pattern_more = true;
   bool type_more = true;

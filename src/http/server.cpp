@@ -12,8 +12,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/upgrade.hpp"
 #include "psig/common/ids.hpp"
 
 namespace psig::http {
@@ -86,6 +88,12 @@ server::server(asio::io_context& ioc, const router& routes, common::metrics_regi
       acceptor_(asio::make_strand(ioc)) {}
 
 server::~server() = default;
+
+void server::on_upgrade(std::string path,
+                        std::function<void(std::unique_ptr<upgrade_request>)> handler) {
+  upgrade_path_ = std::move(path);
+  upgrade_handler_ = std::move(handler);
+}
 
 void server::listen(const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;
@@ -210,6 +218,16 @@ awaitable<void> server::serve(std::shared_ptr<connection> conn, std::uint64_t id
     }
 
     auto msg = parser.release();
+    if (upgrade_handler_ && boost::beast::websocket::is_upgrade(msg) &&
+        msg.target().substr(0, msg.target().find('?')) == upgrade_path_) {
+      // The gateway owns the socket from here on; this HTTP session ends without closing it.
+      stream.expires_never();
+      auto up = std::make_unique<upgrade_request>(upgrade_request{std::move(stream), std::move(msg), remote});
+      --connection_count_;
+      forget(id);
+      upgrade_handler_(std::move(up));
+      co_return;
+    }
     const unsigned version = msg.version();
     keep_alive = msg.keep_alive();
     request req = to_request(std::move(msg), remote);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,8 @@ struct server_limits {
   std::chrono::milliseconds idle_timeout{60'000};  // between requests on a kept-alive connection
 };
 
+struct upgrade_request;
+
 class server {
  public:
   server(asio::io_context& ioc, const router& routes, common::metrics_registry& metrics,
@@ -38,6 +41,10 @@ class server {
   // Stops accepting and closes idle connections; busy ones close after their response.
   void stop();
   std::size_t connections() const { return connection_count_.load(); }
+
+  // WebSocket upgrade requests to `path` are handed to `handler` (call before start()); others
+  // are answered like any request.
+  void on_upgrade(std::string path, std::function<void(std::unique_ptr<upgrade_request>)> handler);
 
  private:
   struct connection;
@@ -56,6 +63,8 @@ class server {
   std::mutex connections_mutex_;
   std::uint64_t next_id_ = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<connection>> connections_;
+  std::string upgrade_path_;
+  std::function<void(std::unique_ptr<upgrade_request>)> upgrade_handler_;
 };
 
 }  // namespace psig::http

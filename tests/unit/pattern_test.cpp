@@ -222,3 +222,53 @@ TEST(PatternTrie, AgreesWithBruteForce) {
 
 }  // namespace
 }  // namespace psig::domain
+
+namespace psig::domain {
+namespace {
+
+TEST(PatternCovers, TokenRules) {
+  EXPECT_TRUE(pattern_covers(">", "a"));
+  EXPECT_TRUE(pattern_covers(">", "a.*.>"));
+  EXPECT_TRUE(pattern_covers("chat.>", "chat.message.*"));
+  EXPECT_TRUE(pattern_covers("chat.>", "chat.>"));
+  EXPECT_TRUE(pattern_covers("chat.*", "chat.message"));
+  EXPECT_TRUE(pattern_covers("chat.*", "chat.*"));
+  EXPECT_TRUE(pattern_covers("chat.message.created", "chat.message.created"));
+  EXPECT_FALSE(pattern_covers("chat.*", "chat.>"));             // '>' reaches deeper types
+  EXPECT_FALSE(pattern_covers("chat.message", "chat.*"));       // a literal covers only itself
+  EXPECT_FALSE(pattern_covers("chat.>", "chat"));               // '>' needs one more token
+  EXPECT_FALSE(pattern_covers("chat.message.*", "chat.message"));
+  EXPECT_FALSE(pattern_covers("chat.message", "chat.message.x"));
+  EXPECT_FALSE(pattern_covers("order.*", "chat.message"));
+}
+
+// Covering means: every type the inner pattern matches, the outer one matches too. Checked
+// against brute force over a small universe of types.
+TEST(PatternCovers, AgreesWithMatchingOverAllShortTypes) {
+  const std::vector<std::string> tokens{"a", "b"};
+  std::vector<std::string> types;
+  for (const auto& x : tokens) {
+    types.push_back(x);
+    for (const auto& y : tokens) {
+      types.push_back(x + "." + y);
+      for (const auto& z : tokens) types.push_back(x + "." + y + "." + z);
+    }
+  }
+  std::vector<std::string> patterns{">", "*", "a", "a.>", "a.*", "*.b", "*.>", "a.b", "*.*",
+                                    "a.*.b", "*.*.*", "a.b.>", "b.>"};
+  for (const auto& outer : patterns) {
+    for (const auto& inner : patterns) {
+      bool covered = true;
+      for (const auto& t : types) {
+        if (pattern_matches(inner, t) && !pattern_matches(outer, t)) covered = false;
+      }
+      // Types here are at most 3 tokens: an inner '>' reaching further must not be covered by a
+      // fixed-length outer, which the universe cannot show; those pairs are checked above.
+      if (inner.find('>') != std::string::npos && outer.find('>') == std::string::npos) continue;
+      EXPECT_EQ(pattern_covers(outer, inner), covered) << outer << " covers " << inner;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace psig::domain

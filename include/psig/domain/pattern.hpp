@@ -23,6 +23,10 @@ std::optional<std::string> validate_pattern(std::string_view pattern);
 // Reference matcher, token by token; the trie must agree with it. Both arguments assumed valid.
 bool pattern_matches(std::string_view pattern, std::string_view type);
 
+// True when every type that `inner` matches is also matched by `outer` (both valid patterns):
+// what a client token allows ("chat.>") against what a client subscribes to ("chat.message.*").
+bool pattern_covers(std::string_view outer, std::string_view inner);
+
 // Patterns -> values; match() costs O(tokens of the type x fan-out of wildcards), not
 // O(number of patterns). Not thread-safe for writes; concurrent const reads are fine.
 template <class T>

@@ -1,0 +1,60 @@
+#pragma once
+// The WebSocket gateway (DESIGN §9): GET /v1/ws upgrades on the HTTP server hand their socket
+// here. Every node receives the whole realtime stream (an ordered JetStream consumer) and pushes
+// each event to its local sessions of that (project, consumer) whose patterns match, building
+// each push frame once per (event, pattern).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bus/jetstream.hpp"
+#include "psig/common/asio.hpp"
+#include "psig/common/metrics.hpp"
+#include "psig/storage/repositories.hpp"
+
+namespace psig::http {
+struct upgrade_request;
+}
+
+namespace psig::ws {
+
+class session;
+
+class gateway {
+ public:
+  gateway(storage::repositories& repos, common::metrics_registry& metrics);
+  ~gateway();
+
+  void accept(std::unique_ptr<http::upgrade_request> up);
+  // From the realtime stream, on any thread.
+  void publish(bus::ws_event e);
+  void set_stream_state(const bus::ws_stream_state& state);
+  // Closes every session with 4001 (shutdown: reconnect elsewhere).
+  void stop();
+  std::size_t sessions() const;
+
+  // For sessions.
+  void attach(const std::string& project, const std::string& consumer, std::shared_ptr<session> s);
+  void forget(const session* s);
+  storage::repositories& repos() { return repos_; }
+  common::metrics_registry& metrics() { return metrics_; }
+  std::string epoch() const;
+  std::uint64_t last_offset() const { return last_offset_.load(); }
+  bool stopping() const { return stopping_.load(); }
+
+ private:
+  storage::repositories& repos_;
+  common::metrics_registry& metrics_;
+  mutable std::mutex mutex_;
+  std::string epoch_;
+  std::atomic<std::uint64_t> last_offset_{0};
+  std::atomic<bool> stopping_{false};
+  std::vector<std::weak_ptr<session>> all_;
+  std::unordered_map<std::string, std::vector<std::weak_ptr<session>>> by_consumer_;
+};
+
+}  // namespace psig::ws

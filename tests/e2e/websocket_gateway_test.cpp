@@ -1,0 +1,158 @@
+// The WebSocket gateway end to end (DESIGN §9): connect with a client token or an API key,
+// subscribe within the token's patterns, receive matching events pushed with their offset, and
+// the documented close codes for bad tokens, expired tokens, bad requests and shutdown.
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "e2e/e2e_helpers.hpp"
+#include "e2e/pipeline_helpers.hpp"
+#include "psig/domain/client_token.hpp"
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/ws_client.hpp"
+
+namespace psig::e2e::pipeline {
+namespace {
+
+using test::ws_client;
+
+class WebsocketGateway : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { daemon_ = std::make_unique<test::daemon_process>(pipeline_daemon()); }
+  static void TearDownTestSuite() { daemon_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(daemon_ && daemon_->running());
+    p_ = make_project(*daemon_, "realtime");
+    http_client admin(daemon_->port());
+    admin.set_token(daemon_->admin_token());
+    secret_ = expect_status(admin.get(p_.base), 200, "GET project").at("realtime_secret").get<std::string>();
+    const json c = create_consumer(p_.c(), p_.id, {{"name", "app"}, {"kind", "websocket"}});
+    consumer_ = id_of(c);
+    create_subscription(p_.c(), p_.id, consumer_, "chat.>");
+  }
+  std::string token(const json& patterns, int ttl = 600) {
+    return expect_status(p_.c().post(p_.base + "/ws-tokens",
+                                     {{"user", "u1"}, {"patterns", patterns}, {"ttl", ttl}}),
+                         201, "ws-token")
+        .at("token")
+        .get<std::string>();
+  }
+  json request(ws_client& ws, const json& msg) {
+    ws.send(msg);
+    auto reply = ws.receive();
+    EXPECT_TRUE(reply.has_value()) << "no reply to " << msg << ", close " << ws.close_code().value_or(0);
+    return reply.value_or(json());
+  }
+  std::uint16_t port() const { return daemon_->port(); }
+
+  inline static std::unique_ptr<test::daemon_process> daemon_;
+  project p_;
+  std::string secret_, consumer_;
+};
+
+TEST_F(WebsocketGateway, PushesOnlyMatchingEventsWithTheirOffset) {
+  ws_client ws(port());
+  json c = request(ws, {{"id", 1}, {"connect", {{"token", token({"chat.message.*"})}}}});
+  ASSERT_EQ(c["id"], 1) << c;
+  EXPECT_EQ(c["connect"]["user"], "u1") << c;
+  EXPECT_EQ(c["connect"]["ping"], 25);
+  EXPECT_GT(c["connect"]["expires_in"].get<int>(), 500);
+
+  json s = request(ws, {{"id", 2}, {"subscribe", {{"pattern", "chat.message.*"}}}});
+  ASSERT_TRUE(s.contains("subscribe")) << s;
+  const auto offset = s["subscribe"]["offset"].get<std::uint64_t>();
+  EXPECT_TRUE(s["subscribe"]["epoch"].is_string());
+
+  json forbidden = request(ws, {{"id", 3}, {"subscribe", {{"pattern", "chat.>"}}}});
+  EXPECT_EQ(forbidden["error"]["code"], "forbidden") << forbidden;
+  json unknown = request(ws, {{"id", 4}, {"dance", {}}});
+  EXPECT_EQ(unknown["error"]["code"], "unknown_command") << unknown;
+
+  // The room event enters the consumer's stream (chat.>) but not this subscription: the first
+  // push must be the message that follows it.
+  post_event(p_, {{"type", "chat.room.created"}, {"data", {{"room", "r1"}}}});
+  const json accepted = post_event(p_, {{"type", "chat.message.created"}, {"data", {{"text", "hi"}}}});
+  auto push = ws.receive();
+  ASSERT_TRUE(push.has_value()) << "no push; close code " << ws.close_code().value_or(0);
+  ASSERT_TRUE(push->contains("push")) << *push;
+  EXPECT_FALSE(push->contains("id"));
+  EXPECT_EQ((*push)["push"]["pattern"], "chat.message.*");
+  EXPECT_EQ((*push)["push"]["event"]["id"], accepted["id"]);
+  EXPECT_EQ((*push)["push"]["event"]["type"], "chat.message.created");
+  EXPECT_EQ((*push)["push"]["event"]["data"]["text"], "hi");
+  EXPECT_GT((*push)["push"]["offset"].get<std::uint64_t>(), offset);
+}
+
+TEST_F(WebsocketGateway, ApiKeyWithWsScopeConnects) {
+  ws_client ws(port());
+  json c = request(ws, {{"id", 1}, {"connect", {{"token", p_.key}}}});
+  ASSERT_TRUE(c.contains("connect")) << c;
+  json s = request(ws, {{"id", 2}, {"subscribe", {{"pattern", ">"}}}});
+  EXPECT_TRUE(s.contains("subscribe")) << s;
+  const json accepted = post_event(p_, {{"type", "chat.room.created"}, {"data", 1}});
+  auto push = ws.receive();
+  ASSERT_TRUE(push.has_value());
+  EXPECT_EQ((*push)["push"]["event"]["id"], accepted["id"]);
+}
+
+TEST_F(WebsocketGateway, CloseCodes) {
+  {
+    ws_client ws(port());
+    ws.send({{"id", 1}, {"connect", {{"token", "not-a-token"}}}});
+    EXPECT_FALSE(ws.receive().has_value());
+    EXPECT_EQ(ws.close_code(), 4501);
+  }
+  {
+    domain::client_claims claims;
+    claims.user = "u1";
+    claims.patterns = {"chat.>"};
+    claims.project_id = p_.id;
+    claims.consumer_id = consumer_;
+    claims.issued_at = 1'000'000'000;
+    claims.expires_at = 1'000'000'060;  // long gone
+    ws_client ws(port());
+    ws.send({{"id", 1}, {"connect", {{"token", domain::mint_client_token(claims, secret_)}}}});
+    EXPECT_FALSE(ws.receive().has_value());
+    EXPECT_EQ(ws.close_code(), 4005);
+  }
+  {
+    ws_client ws(port());
+    ws.send_text("{not json");
+    EXPECT_FALSE(ws.receive().has_value());
+    EXPECT_EQ(ws.close_code(), 4502);
+  }
+  {
+    ws_client ws(port());
+    ws.send({{"id", 1}, {"subscribe", {{"pattern", ">"}}}});  // before connect
+    EXPECT_FALSE(ws.receive().has_value());
+    EXPECT_EQ(ws.close_code(), 4502);
+  }
+  {
+    ws_client ws(port());
+    ws.send_text(std::string(70 * 1024, ' '));  // a frame over 64 KiB
+    EXPECT_FALSE(ws.receive().has_value());
+    EXPECT_EQ(ws.close_code(), 1009) << "RFC 6455: message too big";
+  }
+  EXPECT_TRUE(daemon_->running()) << "bad clients never take the daemon down";
+}
+
+TEST(WebsocketShutdown, SigtermClosesSocketsWith4001) {
+  test::daemon_process d(pipeline_daemon());
+  auto p = make_project(d, "bye");
+  create_consumer(p.c(), p.id, {{"name", "app"}, {"kind", "websocket"}});
+  ws_client ws(d.port());
+  ws.send({{"id", 1}, {"connect", {{"token", p.key}}}});
+  ASSERT_TRUE(ws.receive().has_value());
+  // Read while the daemon shuts down: it waits for the close handshake within its grace.
+  ASSERT_EQ(::kill(d.pid(), SIGTERM), 0);
+  EXPECT_FALSE(ws.receive().has_value());
+  EXPECT_EQ(ws.close_code(), 4001);
+  EXPECT_EQ(d.wait_exit(), 0);
+}
+
+}  // namespace
+}  // namespace psig::e2e::pipeline

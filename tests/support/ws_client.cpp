@@ -1,0 +1,58 @@
+#include "support/ws_client.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <sys/socket.h>
+
+namespace psig::test {
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+struct ws_client::impl {
+  boost::asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+};
+
+ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout)
+    : impl_(std::make_unique<impl>()) {
+  auto& sock = beast::get_lowest_layer(impl_->ws).socket();
+  beast::get_lowest_layer(impl_->ws).connect(
+      tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(read_timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((read_timeout.count() % 1000) * 1000);
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
+  impl_->ws.text(true);
+}
+
+ws_client::~ws_client() {
+  boost::system::error_code ec;
+  beast::get_lowest_layer(impl_->ws).socket().close(ec);
+}
+
+void ws_client::send(const nlohmann::json& j) { send_text(j.dump()); }
+
+void ws_client::send_text(const std::string& text) {
+  boost::system::error_code ec;
+  impl_->ws.write(boost::asio::buffer(text), ec);
+}
+
+std::optional<nlohmann::json> ws_client::receive() {
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  impl_->ws.read(buffer, ec);
+  if (ec) {
+    // The close frame's code, also when answering it failed because the server already left.
+    if (impl_->ws.reason().code != websocket::close_code::none) close_code_ = impl_->ws.reason().code;
+    return std::nullopt;
+  }
+  return nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+}
+
+}  // namespace psig::test
