@@ -4,6 +4,7 @@
 #include <set>
 
 #include <nats/nats.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace psig::bus {
@@ -63,6 +64,14 @@ struct jetstream::impl {
       }
     }
     e.envelope.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    if (const auto users = header(msg, to_users_header); !users.empty()) {
+      const auto parsed = nlohmann::json::parse(users, nullptr, false);
+      if (parsed.is_array()) {
+        for (const auto& u : parsed) {
+          if (u.is_string()) e.to_users.push_back(u.get<std::string>());
+        }
+      }
+    }
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta != nullptr) {
       e.offset = meta->Sequence.Stream;
@@ -196,6 +205,7 @@ std::vector<bool> jetstream::publish_all(const std::vector<outgoing_message>& ms
       continue;
     }
     natsMsgHeader_Set(m, "Nats-Msg-Id", msgs[i].msg_id.c_str());
+    if (!msgs[i].to_users.empty()) natsMsgHeader_Set(m, to_users_header, msgs[i].to_users.c_str());
     if (js_PublishMsgAsync(impl_->js, &m, nullptr) == NATS_OK) sent[i] = true;
     natsMsg_Destroy(m);  // null after a successful hand-over; freed otherwise
   }

@@ -29,7 +29,10 @@ struct outgoing_message {
   std::string subject;
   std::string msg_id;  // Nats-Msg-Id: JetStream drops a second publish within its window
   std::string payload;
+  std::string to_users;  // realtime only: JSON array of user ids, sent as a header; empty: all
 };
+
+inline constexpr const char* to_users_header = "Psig-To-Users";
 
 // A message taken from the work queue. Acknowledge exactly once (ack, nak or drop).
 class work_message {
@@ -59,6 +62,7 @@ struct ws_event {
   std::string type;
   std::uint64_t offset = 0;  // the stream sequence
   std::string envelope;
+  std::vector<std::string> to_users;  // empty: every session of the consumer
 };
 
 struct ws_stream_state {

@@ -92,7 +92,7 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   pqxx::work w(c);
   std::string sql =
       "INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
-      " deliver_at, created_at) VALUES ";
+      " deliver_at, created_at, to_users) VALUES ";
   bool any = false;
   for (const auto& r : rows) {
     if (r.leader) continue;
@@ -103,7 +103,9 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
            w.quote(r.envelope) + "," + quote_or_null(w, req.idempotency_key) + "," +
            w.quote(r.src->fingerprint) + "," +
            (req.deliver_at ? w.quote(common::format_rfc3339(*req.deliver_at)) : "NULL") + "," +
-           w.quote(now_text) + ")";
+           w.quote(now_text) + "," +
+           (req.to_users.empty() ? "NULL" : w.quote(nlohmann::json(req.to_users).dump()) + "::jsonb") +
+           ")";
   }
   // A key already stored (by an earlier or a concurrent transaction) makes the row a duplicate:
   // the unique index decides, so concurrent posts with one key make exactly one event.

@@ -35,7 +35,8 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::strin
         " FROM due, deliveries d, events e, consumers c"
         " WHERE o.id = due.id AND d.id = o.delivery_id AND e.id = d.event_id AND c.id = d.consumer_id"
         " RETURNING o.id, o.delivery_id, o.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
-        " CASE WHEN c.kind = 'websocket' THEN e.envelope END",
+        " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
+        " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END",
         s.batch, static_cast<int>(s.claim_lease.count()), node);
     w.commit();
     for (const auto& row : r) {
@@ -46,10 +47,12 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::strin
       const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
       if (cl.websocket) {
         msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
-                        msg_id, row[7].as<std::string>()});
+                        msg_id, row[7].as<std::string>(),
+                        row[8].is_null() ? std::string() : row[8].as<std::string>()});
       } else {
         msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
-                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}"});
+                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
+                        {}});
       }
       rows.push_back(std::move(cl));
     }

@@ -1,5 +1,7 @@
 #include "ws/session.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -74,8 +76,14 @@ void session::start() {
 void session::deliver(std::shared_ptr<const shared_event> ev) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), ev = std::move(ev)] {
     if (!self->connected_ || self->closing_) return;
+    const auto& users = ev->event().to_users;
+    if (!users.empty() && std::find(users.begin(), users.end(), self->user_) == users.end()) return;
+    // One push per event per session, under the first of its patterns that matches.
     for (const auto& pattern : self->subscriptions_) {
-      if (domain::pattern_matches(pattern, ev->event().type)) self->send(ev->frame_for(pattern));
+      if (domain::pattern_matches(pattern, ev->event().type)) {
+        self->send(ev->frame_for(pattern));
+        break;
+      }
     }
   });
 }

@@ -87,6 +87,38 @@ TEST_F(WebsocketGateway, PushesOnlyMatchingEventsWithTheirOffset) {
   EXPECT_GT((*push)["push"]["offset"].get<std::uint64_t>(), offset);
 }
 
+TEST_F(WebsocketGateway, ToUsersReachesOnlyThoseUsersSessions) {
+  auto token_for = [&](const std::string& user) {
+    return expect_status(p_.c().post(p_.base + "/ws-tokens", {{"user", user}, {"patterns", {"chat.>"}}}),
+                         201, "ws-token")
+        .at("token")
+        .get<std::string>();
+  };
+  // u1 has two tabs, u2 one.
+  ws_client tab1(port()), tab2(port()), other(port());
+  for (auto* ws : {&tab1, &tab2}) {
+    ASSERT_TRUE(request(*ws, {{"id", 1}, {"connect", {{"token", token_for("u1")}}}}).contains("connect"));
+  }
+  ASSERT_TRUE(request(other, {{"id", 1}, {"connect", {{"token", token_for("u2")}}}}).contains("connect"));
+  for (auto* ws : {&tab1, &tab2, &other}) {
+    ASSERT_TRUE(request(*ws, {{"id", 2}, {"subscribe", {{"pattern", "chat.>"}}}}).contains("subscribe"));
+  }
+  const json targeted = post_event(
+      p_, {{"type", "chat.message.created"}, {"data", {{"n", 1}}}, {"to", {{"users", {"u1"}}}}});
+  const json everyone = post_event(p_, {{"type", "chat.message.created"}, {"data", {{"n", 2}}}});
+  for (auto* ws : {&tab1, &tab2}) {
+    auto first = ws->receive();
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ((*first)["push"]["event"]["id"], targeted["id"]) << "u1 sees the targeted event";
+    auto second = ws->receive();
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ((*second)["push"]["event"]["id"], everyone["id"]);
+  }
+  auto first = other.receive();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ((*first)["push"]["event"]["id"], everyone["id"]) << "u2 never sees u1's event";
+}
+
 TEST_F(WebsocketGateway, ApiKeyWithWsScopeConnects) {
   ws_client ws(port());
   json c = request(ws, {{"id", 1}, {"connect", {{"token", p_.key}}}});
