@@ -39,8 +39,13 @@ int run_receiver(const std::string& listen, const std::string& secret) {
     co_return ok ? http::empty_response(204)
                  : http::error_response(req, 400, "invalid_signature", "signature does not verify");
   };
+  // Any path up to four segments deep: the consumer's URL decides, not the receiver.
   routes.add("POST", "/", receive);
-  routes.add("POST", "/{path}", receive);
+  std::string path;
+  for (int depth = 1; depth <= 4; ++depth) {
+    path += "/{p" + std::to_string(depth) + "}";
+    routes.add("POST", path, receive);
+  }
   http::server server(ioc, routes, metrics, http::server_limits{});
   try {
     server.listen(host, static_cast<std::uint16_t>(port));
