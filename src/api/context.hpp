@@ -1,6 +1,8 @@
 #pragma once
 // What the REST handlers need from the application, and nothing more.
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include <boost/asio/thread_pool.hpp>
@@ -46,6 +48,9 @@ struct api_context {
   std::function<void(const std::string& project_id)> routes_changed = [](const std::string&) {};
   // New outbox rows are due now (a manual retry): let the relay look at once.
   std::function<void()> wake_relay = [] {};
+  // The distinct users online in a project (nullopt: presence unavailable).
+  std::function<awaitable<std::optional<std::vector<std::string>>>(const std::string& project)>
+      online_users;
   // Answers whether a project may ingest n more events now (token bucket; fails open).
   std::function<awaitable<rate_decision>(const storage::project&, std::size_t n)> admit;
 };

@@ -128,11 +128,24 @@ awaitable<http::response> create_ws_token(api_context& ctx, http::request& req) 
   co_return response;
 }
 
+awaitable<http::response> presence(api_context& ctx, http::request& req) {
+  auto a = co_await project_access(ctx, req, "ws");
+  if (!a.ok()) co_return a.error;
+  if (!ctx.online_users) co_return http::error_response(req, 503, "unavailable", "presence is off");
+  auto users = co_await ctx.online_users(a.project->id);
+  if (!users) {
+    co_return http::error_response(req, 503, "unavailable", "presence is unavailable (Redis)");
+  }
+  co_return http::json_response(200, {{"users", *users}, {"count", users->size()}});
+}
+
 }  // namespace
 
 void register_realtime_routes(http::router& r, api_context& ctx) {
   r.add("POST", "/v1/projects/{project}/ws-tokens",
         [&ctx](http::request& req) { return create_ws_token(ctx, req); });
+  r.add("GET", "/v1/projects/{project}/presence",
+        [&ctx](http::request& req) { return presence(ctx, req); });
 }
 
 }  // namespace psig::api

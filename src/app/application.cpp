@@ -77,7 +77,7 @@ struct application::parts {
                                           [this](const std::string& consumer, double rate) {
                                             return consumer_rate_gate(consumer, rate);
                                           }}),
-        gateway(repos, metrics),
+        gateway(repos, metrics, redis, blocking),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,
@@ -203,6 +203,7 @@ void application::wire_api() {
   p.api.ingest = &p.ingest;
   p.api.wake_relay = [&p] { p.relay.wake(); };
   p.api.routes_changed = [&p](const std::string& project) { p.routes_changed(project); };
+  p.api.online_users = [&p](const std::string& project) { return p.gateway.online_users(project); };
   const int rate = cfg_.ingest_rate_per_second, burst = cfg_.ingest_burst;
   p.api.admit = [&p, rate, burst](const storage::project& project, std::size_t n) {
     auto take = [&p, key = "psig:rl:ingest:" + project.id,

@@ -1,5 +1,6 @@
 #include "cache/redis_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <hiredis/hiredis.h>
@@ -156,6 +157,97 @@ std::optional<redis_client::bucket_decision> redis_client::take_tokens(const std
   }
   if (r.r->type != REDIS_REPLY_ARRAY || r.r->elements != 2) return std::nullopt;
   return bucket_decision{r.r->element[0]->integer == 1, static_cast<int>(r.r->element[1]->integer)};
+}
+
+}  // namespace psig::cache
+
+namespace psig::cache {
+namespace {
+
+// KEYS: zset, hash; ARGV: session, user, expiry ms. Both keys outlive their last session a
+// little, so an idle project's presence leaves nothing behind.
+constexpr const char* presence_touch_lua = R"lua(
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local t = redis.call('TIME')
+local ttl = math.ceil((tonumber(ARGV[3]) - t[1] * 1000) / 1000) + 60
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+)lua";
+
+// KEYS: zset, hash. Drops expired sessions, returns the users of the live ones.
+constexpr const char* presence_list_lua = R"lua(
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #dead > 0 then
+  redis.call('ZREM', KEYS[1], unpack(dead))
+  redis.call('HDEL', KEYS[2], unpack(dead))
+end
+local live = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #live == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(live))
+)lua";
+
+std::string zset_key(const std::string& project) { return "psig:presence:" + project + ":z"; }
+std::string hash_key(const std::string& project) { return "psig:presence:" + project + ":h"; }
+
+}  // namespace
+
+bool redis_client::presence_touch(const std::string& project, const std::string& session,
+                                  const std::string& user, std::chrono::seconds ttl) {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return false;
+  const auto expiry = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          (std::chrono::system_clock::now() + ttl).time_since_epoch()).count());
+  const auto z = zset_key(project), h = hash_key(project);
+  const char* argv[] = {"EVAL", presence_touch_lua, "2", z.c_str(), h.c_str(), session.c_str(),
+                        user.c_str(), expiry.c_str()};
+  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 8, argv, nullptr))};
+  if (r.r == nullptr) {
+    drop();
+    return false;
+  }
+  return r.r->type != REDIS_REPLY_ERROR;
+}
+
+bool redis_client::presence_remove(const std::string& project, const std::string& session) {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return false;
+  const auto z = zset_key(project), h = hash_key(project);
+  reply_ptr a{static_cast<redisReply*>(redisCommand(ctx_, "ZREM %s %s", z.c_str(), session.c_str()))};
+  reply_ptr b{static_cast<redisReply*>(redisCommand(ctx_, "HDEL %s %s", h.c_str(), session.c_str()))};
+  if (a.r == nullptr || b.r == nullptr) {
+    drop();
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<std::string>> redis_client::presence_users(const std::string& project) {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return std::nullopt;
+  const auto z = zset_key(project), h = hash_key(project);
+  const char* argv[] = {"EVAL", presence_list_lua, "2", z.c_str(), h.c_str()};
+  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 5, argv, nullptr))};
+  if (r.r == nullptr) {
+    drop();
+    return std::nullopt;
+  }
+  if (r.r->type != REDIS_REPLY_ARRAY) return std::nullopt;
+  std::vector<std::string> users;
+  for (std::size_t i = 0; i < r.r->elements; ++i) {
+    const auto* e = r.r->element[i];
+    if (e->type == REDIS_REPLY_STRING) users.emplace_back(e->str, e->len);
+  }
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());  // two tabs count once
+  return users;
 }
 
 }  // namespace psig::cache

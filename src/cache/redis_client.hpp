@@ -2,7 +2,9 @@
 // A Redis connection for readiness (and later presence and rate limits). Commands are blocking
 // with short timeouts and must run on a blocking pool; a broken connection is re-made on the
 // next command, so Redis restarts need nothing from the operator.
+#include <chrono>
 #include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -39,6 +41,15 @@ class redis_client {
   // answer: callers fail open.
   std::optional<bucket_decision> take_tokens(const std::string& key, double rate, double burst,
                                              int n);
+
+  // Presence (DESIGN §6): per project a ZSET of session ids scored by their expiry (Unix ms)
+  // and a HASH session id -> user. A session is online until its expiry unless refreshed; a dead
+  // node's sessions simply expire. False / nullopt when Redis cannot answer.
+  bool presence_touch(const std::string& project, const std::string& session,
+                      const std::string& user, std::chrono::seconds ttl);
+  bool presence_remove(const std::string& project, const std::string& session);
+  // The distinct users with a live session, sorted.
+  std::optional<std::vector<std::string>> presence_users(const std::string& project);
 
  private:
   bool ensure_connected(std::string& error);

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "http/upgrade.hpp"
+#include "psig/common/offload.hpp"
 #include "ws/session.hpp"
 
 namespace psig::ws {
@@ -14,8 +15,28 @@ std::string key_of(const std::string& project, const std::string& consumer) {
 
 }  // namespace
 
-gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics)
-    : repos_(repos), metrics_(metrics) {}
+gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics,
+                 cache::redis_client& redis, asio::thread_pool& blocking)
+    : repos_(repos), metrics_(metrics), redis_(redis), blocking_(blocking) {}
+
+// A session counts as online for two ping intervals and a half without a refresh.
+constexpr std::chrono::seconds presence_ttl{65};
+
+void gateway::mark_online(const std::string& project, const std::string& session,
+                          const std::string& user) {
+  asio::post(blocking_, [this, project, session, user] {
+    redis_.presence_touch(project, session, user, presence_ttl);
+  });
+}
+
+void gateway::mark_offline(const std::string& project, const std::string& session) {
+  asio::post(blocking_, [this, project, session] { redis_.presence_remove(project, session); });
+}
+
+awaitable<std::optional<std::vector<std::string>>> gateway::online_users(std::string project) {
+  auto list = [this, project = std::move(project)] { return redis_.presence_users(project); };
+  return common::offload(blocking_, std::move(list));
+}
 
 gateway::~gateway() = default;
 

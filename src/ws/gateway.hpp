@@ -11,7 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "bus/jetstream.hpp"
+#include "cache/redis_client.hpp"
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
 #include "psig/storage/repositories.hpp"
@@ -26,7 +29,8 @@ class session;
 
 class gateway {
  public:
-  gateway(storage::repositories& repos, common::metrics_registry& metrics);
+  gateway(storage::repositories& repos, common::metrics_registry& metrics,
+          cache::redis_client& redis, asio::thread_pool& blocking);
   ~gateway();
 
   void accept(std::unique_ptr<http::upgrade_request> up);
@@ -41,6 +45,11 @@ class gateway {
   void attach(const std::string& project, const std::string& consumer, std::shared_ptr<session> s);
   void forget(const session* s);
   storage::repositories& repos() { return repos_; }
+  // Presence in Redis, off the I/O threads. Marking is fire and forget (an expiry cleans up
+  // whatever a lost update leaves); listing answers nullopt when Redis is down.
+  void mark_online(const std::string& project, const std::string& session, const std::string& user);
+  void mark_offline(const std::string& project, const std::string& session);
+  awaitable<std::optional<std::vector<std::string>>> online_users(std::string project);
   common::metrics_registry& metrics() { return metrics_; }
   std::string epoch() const;
   std::uint64_t last_offset() const { return last_offset_.load(); }
@@ -49,6 +58,8 @@ class gateway {
  private:
   storage::repositories& repos_;
   common::metrics_registry& metrics_;
+  cache::redis_client& redis_;
+  asio::thread_pool& blocking_;
   mutable std::mutex mutex_;
   std::string epoch_;
   std::atomic<std::uint64_t> last_offset_{0};

@@ -66,7 +66,10 @@ session::session(gateway& g, std::unique_ptr<http::upgrade_request> up)
       deadline_timer_(ws_.get_executor()),
       id_(common::new_id("ses")) {}
 
-session::~session() { gateway_.forget(this); }
+session::~session() {
+  if (connected_) gateway_.mark_offline(project_id_, id_);
+  gateway_.forget(this);
+}
 
 void session::start() {
   asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->run(); },
@@ -212,7 +215,14 @@ awaitable<void> session::handle(const json& msg) {
     close_on_strand(close_code::bad_request, "connect first");
     co_return;
   }
-  if (msg.contains("subscribe")) {
+  if (msg.contains("presence")) {
+    auto users = co_await gateway_.online_users(project_id_);
+    if (!users) {
+      reply_error(id, "unavailable", "presence is unavailable (Redis)");
+    } else {
+      send_json({{"id", id}, {"presence", {{"users", *users}}}});
+    }
+  } else if (msg.contains("subscribe")) {
     subscribe(id, msg["subscribe"]);
   } else if (msg.contains("unsubscribe")) {
     unsubscribe(id, msg["unsubscribe"]);
@@ -271,6 +281,7 @@ awaitable<bool> session::connect(const json& id, const json& args) {
   }
   connected_ = true;
   gateway_.attach(project_id_, consumer_id_, shared_from_this());
+  gateway_.mark_online(project_id_, id_, user_);
   deadline_timer_.cancel();
   json reply{{"session", id_}, {"user", user_}, {"ping", ping_interval.count()}};
   if (expires_at > 0) {
@@ -325,6 +336,7 @@ awaitable<void> session::ping_loop() {
       co_return;
     }
     pong_seen_ = false;
+    gateway_.mark_online(project_id_, id_, user_);  // the heartbeat keeps presence alive
     send(std::make_shared<const std::string>("{}"));
   }
 }

@@ -119,6 +119,33 @@ TEST_F(WebsocketGateway, ToUsersReachesOnlyThoseUsersSessions) {
   EXPECT_EQ((*first)["push"]["event"]["id"], everyone["id"]) << "u2 never sees u1's event";
 }
 
+TEST_F(WebsocketGateway, PresenceListsOnlineUsersOnce) {
+  auto connect_as = [&](ws_client& ws, const std::string& user) {
+    const auto t = expect_status(p_.c().post(p_.base + "/ws-tokens", {{"user", user}, {"patterns", {">"}}}),
+                                 201, "ws-token")
+                       .at("token")
+                       .get<std::string>();
+    ASSERT_TRUE(request(ws, {{"id", 1}, {"connect", {{"token", t}}}}).contains("connect"));
+  };
+  ws_client tab1(port()), tab2(port());
+  connect_as(tab1, "ann");
+  connect_as(tab2, "ann");
+  auto bob = std::make_unique<ws_client>(port());
+  connect_as(*bob, "bob");
+  const json users_both = json::array({"ann", "bob"});
+  // Presence is written off the I/O thread: poll until it shows.
+  json rest = poll(p_.c(), p_.base + "/presence",
+                   [&](const json& j) { return j.value("users", json()) == users_both; }, 5s);
+  EXPECT_EQ(rest["users"], users_both) << "a user with two tabs counts once: " << rest;
+  json over_ws = request(tab1, {{"id", 9}, {"presence", json::object()}});
+  EXPECT_EQ(over_ws["presence"]["users"], users_both) << over_ws;
+
+  bob.reset();  // bob's socket goes away without a close handshake
+  rest = poll(p_.c(), p_.base + "/presence",
+              [](const json& j) { return j.value("users", json()) == json::array({"ann"}); }, 5s);
+  EXPECT_EQ(rest["users"], json::array({"ann"})) << rest;
+}
+
 TEST_F(WebsocketGateway, ApiKeyWithWsScopeConnects) {
   ws_client ws(port());
   json c = request(ws, {{"id", 1}, {"connect", {{"token", p_.key}}}});
