@@ -77,7 +77,7 @@ struct application::parts {
                                           [this](const std::string& consumer, double rate) {
                                             return consumer_rate_gate(consumer, rate);
                                           }}),
-        gateway(repos, metrics, redis, blocking),
+        gateway(repos, metrics, redis, blocking, js),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,

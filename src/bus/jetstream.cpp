@@ -47,12 +47,12 @@ struct jetstream::impl {
   natsSubscription* ws_sub = nullptr;
   std::function<void(ws_event)> on_ws_event;
 
-  static void on_ws_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-    auto* self = static_cast<impl*>(closure);
+  // A realtime message as an event; the message is destroyed. Empty type: not one of ours.
+  ws_event to_ws_event(natsMsg* msg, std::uint64_t* pending = nullptr) const {
     ws_event e;
     const std::string subject = natsMsg_GetSubject(msg);
     // {ns}.ws.{project}.{consumer}.{type...}
-    const auto& prefix = self->settings.names.ws_prefix;
+    const auto& prefix = settings.names.ws_prefix;
     if (subject.rfind(prefix, 0) == 0) {
       const auto rest = subject.substr(prefix.size());
       const auto a = rest.find('.');
@@ -75,9 +75,16 @@ struct jetstream::impl {
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta != nullptr) {
       e.offset = meta->Sequence.Stream;
+      if (pending != nullptr) *pending = meta->NumPending;
       jsMsgMetaData_Destroy(meta);
     }
     natsMsg_Destroy(msg);
+    return e;
+  }
+
+  static void on_ws_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<impl*>(closure);
+    auto e = self->to_ws_event(msg);
     if (!e.type.empty()) self->on_ws_event(std::move(e));
   }
   std::mutex publish_mutex;  // one publish_all at a time: it waits for *all* pending acks
@@ -277,9 +284,61 @@ std::optional<ws_stream_state> jetstream::ws_state() {
       si == nullptr) {
     return std::nullopt;
   }
-  ws_stream_state st{std::to_string(si->Created), si->State.LastSeq};
+  ws_stream_state st{std::to_string(si->Created), si->State.FirstSeq, si->State.LastSeq};
   jsStreamInfo_Destroy(si);
   return st;
+}
+
+}  // namespace psig::bus
+
+namespace psig::bus {
+
+const nats_names& jetstream::names() const { return impl_->settings.names; }
+
+std::optional<std::vector<ws_event>> jetstream::ws_history(
+    const std::string& subject_filter, std::uint64_t from, std::uint64_t to, std::size_t max,
+    const std::function<bool(const ws_event&)>& keep) {
+  std::vector<ws_event> out;
+  if (from > to) return out;
+  const auto state = ws_state();
+  if (!state || state->first_offset > from) return std::nullopt;  // the gap is gone
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = impl_->settings.names.ws_stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = from;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (js_SubscribeSync(&sub, impl_->js, subject_filter.c_str(), nullptr, &so, &jerr) != NATS_OK) {
+    return std::nullopt;
+  }
+  std::optional<std::vector<ws_event>> result;
+  for (;;) {
+    natsMsg* msg = nullptr;
+    // Nothing stored on the filter from `from` on: the (empty) history is complete.
+    if (natsSubscription_NextMsg(&msg, sub, 300) != NATS_OK) {
+      result = std::move(out);
+      break;
+    }
+    std::uint64_t pending = 0;
+    auto e = impl_->to_ws_event(msg, &pending);
+    if (e.offset > to) {
+      result = std::move(out);
+      break;
+    }
+    if (keep(e)) {
+      if (out.size() == max) break;  // more than the client may recover: say so
+      out.push_back(std::move(e));
+    }
+    if (pending == 0 || out.size() > max) {
+      result = std::move(out);
+      break;
+    }
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  return result;
 }
 
 }  // namespace psig::bus

@@ -67,6 +67,7 @@ struct ws_event {
 
 struct ws_stream_state {
   std::string epoch;  // the stream's identity: its creation time (ns since the epoch)
+  std::uint64_t first_offset = 0;  // the oldest message still kept
   std::uint64_t last_offset = 0;
 };
 
@@ -89,6 +90,14 @@ class jetstream {
   // node gets all of them). `on_event` runs on a nats.c thread: copy and hand over quickly.
   bool subscribe_ws(std::function<void(ws_event)> on_event);
   std::optional<ws_stream_state> ws_state();
+  const nats_names& names() const;
+  // The realtime stream's messages on `subject_filter` with offsets in [from, to], in order,
+  // keeping those `keep` accepts; nullopt when history no longer reaches back to `from`, when
+  // more than `max` would be kept, or on an error: a gap is never reported as a full history.
+  std::optional<std::vector<ws_event>> ws_history(const std::string& subject_filter,
+                                                  std::uint64_t from, std::uint64_t to,
+                                                  std::size_t max,
+                                                  const std::function<bool(const ws_event&)>& keep);
 
  private:
   struct impl;

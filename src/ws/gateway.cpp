@@ -16,8 +16,21 @@ std::string key_of(const std::string& project, const std::string& consumer) {
 }  // namespace
 
 gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics,
-                 cache::redis_client& redis, asio::thread_pool& blocking)
-    : repos_(repos), metrics_(metrics), redis_(redis), blocking_(blocking) {}
+                 cache::redis_client& redis, asio::thread_pool& blocking, bus::jetstream& js)
+    : repos_(repos), metrics_(metrics), redis_(redis), blocking_(blocking), js_(js) {}
+
+constexpr std::size_t max_recovered_events = 1000;
+
+awaitable<std::optional<std::vector<bus::ws_event>>> gateway::history(
+    std::string project, std::string consumer, std::uint64_t offset,
+    std::function<bool(const bus::ws_event&)> keep) {
+  const std::uint64_t to = last_offset_.load();
+  auto read = [this, filter = js_.names().ws_prefix + project + "." + consumer + ".>",
+               offset, to, keep = std::move(keep)] {
+    return js_.ws_history(filter, offset + 1, to, max_recovered_events, keep);
+  };
+  return common::offload(blocking_, std::move(read));
+}
 
 // A session counts as online for two ping intervals and a half without a refresh.
 constexpr std::chrono::seconds presence_ttl{65};

@@ -4,6 +4,8 @@
 // each event to its local sessions of that (project, consumer) whose patterns match, building
 // each push frame once per (event, pattern).
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,7 +32,7 @@ class session;
 class gateway {
  public:
   gateway(storage::repositories& repos, common::metrics_registry& metrics,
-          cache::redis_client& redis, asio::thread_pool& blocking);
+          cache::redis_client& redis, asio::thread_pool& blocking, bus::jetstream& js);
   ~gateway();
 
   void accept(std::unique_ptr<http::upgrade_request> up);
@@ -50,6 +52,11 @@ class gateway {
   void mark_online(const std::string& project, const std::string& session, const std::string& user);
   void mark_offline(const std::string& project, const std::string& session);
   awaitable<std::optional<std::vector<std::string>>> online_users(std::string project);
+  // The missed events of (project, consumer) after `offset` up to now that `keep` accepts,
+  // at most 1,000; nullopt when they cannot all be recovered.
+  awaitable<std::optional<std::vector<bus::ws_event>>> history(
+      std::string project, std::string consumer, std::uint64_t offset,
+      std::function<bool(const bus::ws_event&)> keep);
   common::metrics_registry& metrics() { return metrics_; }
   std::string epoch() const;
   std::uint64_t last_offset() const { return last_offset_.load(); }
@@ -60,6 +67,7 @@ class gateway {
   common::metrics_registry& metrics_;
   cache::redis_client& redis_;
   asio::thread_pool& blocking_;
+  bus::jetstream& js_;
   mutable std::mutex mutex_;
   std::string epoch_;
   std::atomic<std::uint64_t> last_offset_{0};

@@ -84,7 +84,8 @@ void session::deliver(std::shared_ptr<const shared_event> ev) {
     // One push per event per session, under the first of its patterns that matches.
     for (const auto& pattern : self->subscriptions_) {
       if (domain::pattern_matches(pattern, ev->event().type)) {
-        self->send(ev->frame_for(pattern));
+        if (self->recovering_ > 0) self->held_.emplace_back(ev->event().offset, ev->frame_for(pattern));
+        else self->send(ev->frame_for(pattern));
         break;
       }
     }
@@ -223,7 +224,7 @@ awaitable<void> session::handle(const json& msg) {
       send_json({{"id", id}, {"presence", {{"users", *users}}}});
     }
   } else if (msg.contains("subscribe")) {
-    subscribe(id, msg["subscribe"]);
+    co_await subscribe(id, msg["subscribe"]);
   } else if (msg.contains("unsubscribe")) {
     unsubscribe(id, msg["unsubscribe"]);
   } else {
@@ -295,29 +296,70 @@ awaitable<bool> session::connect(const json& id, const json& args) {
   co_return true;
 }
 
-void session::subscribe(const json& id, const json& args) {
+awaitable<void> session::subscribe(const json& id, const json& args) {
   const std::string pattern = args.is_object() ? args.value("pattern", "") : "";
   if (auto e = domain::validate_pattern(pattern)) {
     reply_error(id, "invalid_pattern", "pattern: " + *e);
-    return;
+    co_return;
   }
   bool allowed = false;
   for (const auto& a : allowed_) allowed = allowed || domain::pattern_covers(a, pattern);
   if (!allowed) {
     reply_error(id, "forbidden", "pattern: outside the patterns this token allows");
-    return;
+    co_return;
   }
-  if (std::find(subscriptions_.begin(), subscriptions_.end(), pattern) == subscriptions_.end()) {
-    if (subscriptions_.size() >= max_subscriptions) {
-      reply_error(id, "too_many_subscriptions", "at most 128 subscriptions per connection");
-      return;
+  const bool fresh =
+      std::find(subscriptions_.begin(), subscriptions_.end(), pattern) == subscriptions_.end();
+  if (fresh && subscriptions_.size() >= max_subscriptions) {
+    reply_error(id, "too_many_subscriptions", "at most 128 subscriptions per connection");
+    co_return;
+  }
+  const json recover = args.is_object() ? args.value("recover", json()) : json();
+  if (!recover.is_object()) {
+    if (fresh) subscriptions_.push_back(pattern);
+    send_json({{"id", id}, {"subscribe", {{"epoch", gateway_.epoch()}, {"offset", gateway_.last_offset()}}}});
+    co_return;
+  }
+  // Recovery: pushes that arrive while history is read are held, then sent after it, so no
+  // event is lost or sent twice; a gap that cannot be filled whole is "recovered": false.
+  ++recovering_;
+  if (fresh) subscriptions_.push_back(pattern);
+  std::optional<std::vector<bus::ws_event>> missed;
+  const auto since = recover.value("offset", json());
+  if (recover.value("epoch", "") == gateway_.epoch() && since.is_number_unsigned()) {
+    auto keep = [pattern, user = user_](const bus::ws_event& e) {
+      if (!domain::pattern_matches(pattern, e.type)) return false;
+      return e.to_users.empty() ||
+             std::find(e.to_users.begin(), e.to_users.end(), user) != e.to_users.end();
+    };
+    // Named: no class temporaries inside a co_await expression (g++ 12, see offload.hpp).
+    std::function<bool(const bus::ws_event&)> keep_fn = std::move(keep);
+    auto read = gateway_.history(project_id_, consumer_id_, since.get<std::uint64_t>(),
+                                 std::move(keep_fn));
+    missed = co_await std::move(read);
+  }
+  --recovering_;
+  std::uint64_t offset = gateway_.last_offset();
+  std::uint64_t recovered_up_to = 0;
+  json reply{{"epoch", gateway_.epoch()}, {"recovered", missed.has_value()}};
+  if (missed) {
+    json events = json::array();
+    for (const auto& e : *missed) {
+      events.push_back(json::parse(e.envelope, nullptr, false));
+      recovered_up_to = std::max(recovered_up_to, e.offset);
     }
-    subscriptions_.push_back(pattern);
+    reply["events"] = std::move(events);
+    offset = std::max(offset, recovered_up_to);
   }
-  json reply{{"epoch", gateway_.epoch()}, {"offset", gateway_.last_offset()}};
-  // Recovery of missed events is not implemented yet: say so rather than leave a gap unnoticed.
-  if (args.contains("recover")) reply["recovered"] = false;
+  reply["offset"] = offset;
   send_json({{"id", id}, {"subscribe", reply}});
+  if (recovering_ == 0) {
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& [at, frame] : held) {
+      if (at > recovered_up_to) send(std::move(frame));  // the history already carried the rest
+    }
+  }
 }
 
 void session::unsubscribe(const json& id, const json& args) {

@@ -72,7 +72,7 @@ class session : public std::enable_shared_from_this<session> {
   awaitable<void> run();
   awaitable<void> handle(const nlohmann::json& msg);
   awaitable<bool> connect(const nlohmann::json& id, const nlohmann::json& args);
-  void subscribe(const nlohmann::json& id, const nlohmann::json& args);
+  awaitable<void> subscribe(const nlohmann::json& id, const nlohmann::json& args);
   void unsubscribe(const nlohmann::json& id, const nlohmann::json& args);
   void reply_error(const nlohmann::json& id, const char* code, const std::string& message);
   void send(std::shared_ptr<const std::string> frame);
@@ -102,6 +102,9 @@ class session : public std::enable_shared_from_this<session> {
   std::string consumer_id_;
   std::vector<std::string> allowed_;  // patterns the token allows
   std::vector<std::string> subscriptions_;
+  // While history is read for a recovering subscribe, live pushes wait here (in order).
+  int recovering_ = 0;
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> held_;
 };
 
 }  // namespace psig::ws

@@ -146,6 +146,64 @@ TEST_F(WebsocketGateway, PresenceListsOnlineUsersOnce) {
   EXPECT_EQ(rest["users"], json::array({"ann"})) << rest;
 }
 
+TEST_F(WebsocketGateway, RecoversExactlyWhatWasMissed) {
+  const std::string t = token({"chat.>"});
+  json sub;
+  {
+    ws_client ws(port());
+    ASSERT_TRUE(request(ws, {{"id", 1}, {"connect", {{"token", t}}}}).contains("connect"));
+    sub = request(ws, {{"id", 2}, {"subscribe", {{"pattern", "chat.message.*"}}}});
+    ASSERT_TRUE(sub.contains("subscribe")) << sub;
+  }  // disconnected
+  std::vector<std::string> missed;
+  json batch = json::array();
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back({{"type", i % 5 == 0 ? "chat.room.created" : "chat.message.created"},
+                     {"data", {{"i", i}}}});
+  }
+  const json accepted =
+      expect_status(p_.c().post(p_.base + "/events/batch", {{"events", batch}}), 202, "batch");
+  for (int i = 0; i < 50; ++i) {
+    if (i % 5 != 0) missed.push_back(accepted["data"][i]["id"].get<std::string>());
+  }
+  // Wait until the last event reached the realtime stream (a probe client sees it live).
+  {
+    ws_client probe(port());
+    ASSERT_TRUE(request(probe, {{"id", 1}, {"connect", {{"token", t}}}}).contains("connect"));
+    ASSERT_TRUE(request(probe, {{"id", 2}, {"subscribe", {{"pattern", "chat.>"}}}}).contains("subscribe"));
+    const json marker = post_event(p_, {{"type", "chat.room.marker"}, {"data", 0}});
+    for (int i = 0; i < 100; ++i) {
+      auto m = probe.receive();
+      ASSERT_TRUE(m.has_value());
+      if ((*m)["push"]["event"]["id"] == marker["id"]) break;
+    }
+  }
+  ws_client ws(port());
+  ASSERT_TRUE(request(ws, {{"id", 1}, {"connect", {{"token", t}}}}).contains("connect"));
+  json r = request(ws, {{"id", 2},
+                        {"subscribe",
+                         {{"pattern", "chat.message.*"},
+                          {"recover", {{"epoch", sub["subscribe"]["epoch"]},
+                                       {"offset", sub["subscribe"]["offset"]}}}}}});
+  ASSERT_EQ(r["subscribe"]["recovered"], true) << r;
+  std::vector<std::string> got;
+  for (const auto& e : r["subscribe"]["events"]) got.push_back(e["id"].get<std::string>());
+  EXPECT_EQ(got, missed) << "exactly the 40 matching events, in order";
+  // Live events go on after the recovered ones.
+  const json next = post_event(p_, {{"type", "chat.message.created"}, {"data", {{"live", true}}}});
+  auto push = ws.receive();
+  ASSERT_TRUE(push.has_value());
+  EXPECT_EQ((*push)["push"]["event"]["id"], next["id"]);
+
+  // Another epoch (the stream was re-created): nothing, and said so.
+  json other = request(ws, {{"id", 3},
+                            {"subscribe",
+                             {{"pattern", "chat.room.*"},
+                              {"recover", {{"epoch", "1"}, {"offset", 0}}}}}});
+  EXPECT_EQ(other["subscribe"]["recovered"], false) << other;
+  EXPECT_FALSE(other["subscribe"].contains("events"));
+}
+
 TEST_F(WebsocketGateway, ApiKeyWithWsScopeConnects) {
   ws_client ws(port());
   json c = request(ws, {{"id", 1}, {"connect", {{"token", p_.key}}}});
