@@ -22,11 +22,7 @@ TEST(PipelineConsumerHealth, ConsumerFailingTooLongIsDisabled) {
   test::daemon_process d(pipeline_daemon({{"PSIG_CONSUMER_DISABLE_AFTER_HOURS", "1"}}));
   auto p = make_project(d, "failing");
   receiver rx;
-  rx.respond_with([](const received_request&) {
-    scripted_response s;
-    s.status = 500;
-    return s;
-  });
+  rx.respond_with(answer_with(500));
   const hook h = make_webhook(p, "failing", rx.url());
   create_subscription(p.c(), p.id, h.id, ">");
   // Time travel: the consumer has been failing, without a success, for two hours already.
@@ -55,11 +51,7 @@ TEST(PipelineConsumerHealth, AFreshFailureDoesNotDisable) {
   test::daemon_process d(pipeline_daemon({{"PSIG_CONSUMER_DISABLE_AFTER_HOURS", "1"}}));
   auto p = make_project(d, "young-failure");
   receiver rx;
-  rx.respond_with([](const received_request&) {
-    scripted_response s;
-    s.status = 503;
-    return s;
-  });
+  rx.respond_with(answer_with(503));
   const hook h = make_webhook(p, "young", rx.url());
   create_subscription(p.c(), p.id, h.id, ">");
   json accepted = post_event(p, {{"type", "order.created"}, {"data", {{"n", 1}}}});

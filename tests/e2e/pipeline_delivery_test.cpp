@@ -24,15 +24,7 @@ namespace {
 // A well-formed secret nobody uses: a signature must not verify with it.
 constexpr const char* unrelated_secret = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-class PipelineDelivery : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { daemon_ = std::make_unique<test::daemon_process>(pipeline_daemon()); }
-  static void TearDownTestSuite() { daemon_.reset(); }
-  void SetUp() override { ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start"; }
-  static test::daemon_process& daemon() { return *daemon_; }
-
-  inline static std::unique_ptr<test::daemon_process> daemon_;
-};
+class PipelineDelivery : public pipeline_suite<PipelineDelivery> {};
 
 std::vector<std::string> split_spaces(const std::string& s) {
   std::vector<std::string> out;

@@ -47,6 +47,31 @@ inline test::daemon_options pipeline_daemon(const std::map<std::string, std::str
   return o;
 }
 
+// A suite sharing one pipeline daemon. `Suite` may declare `static std::map<std::string,
+// std::string> daemon_env()` to add variables; the static members are distinct per suite.
+template <class Suite>
+class pipeline_suite : public ::testing::Test {
+ protected:
+  static std::map<std::string, std::string> daemon_env() { return {}; }
+  static void SetUpTestSuite() {
+    daemon_ = std::make_unique<test::daemon_process>(pipeline_daemon(Suite::daemon_env()));
+  }
+  static void TearDownTestSuite() { daemon_.reset(); }
+  void SetUp() override { ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start"; }
+  static test::daemon_process& daemon() { return *daemon_; }
+
+  inline static std::unique_ptr<test::daemon_process> daemon_;
+};
+
+// A receiver script answering `status` to every request.
+inline std::function<test::scripted_response(const received_request&)> answer_with(int status) {
+  return [status](const received_request&) {
+    test::scripted_response s;
+    s.status = status;
+    return s;
+  };
+}
+
 // A project made with the admin token, used through an API key holding every scope (as a
 // service and an operator's automation would).
 struct project {

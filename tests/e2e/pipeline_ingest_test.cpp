@@ -35,15 +35,7 @@ std::string event_body_of_size(std::size_t size) {
   return body.dump();
 }
 
-class PipelineIngest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { daemon_ = std::make_unique<test::daemon_process>(pipeline_daemon()); }
-  static void TearDownTestSuite() { daemon_.reset(); }
-  void SetUp() override { ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start"; }
-  static test::daemon_process& daemon() { return *daemon_; }
-
-  inline static std::unique_ptr<test::daemon_process> daemon_;
-};
+class PipelineIngest : public pipeline_suite<PipelineIngest> {};
 
 TEST_F(PipelineIngest, ValidationErrorsNameTheFieldAndStoreNothing) {
   auto p = make_project(daemon(), "validation");

@@ -33,17 +33,10 @@ std::function<scripted_response(const received_request&)> failing_while(
   };
 }
 
-class PipelineRetry : public ::testing::Test {
- protected:
+class PipelineRetry : public pipeline_suite<PipelineRetry> {
+ public:
   // Two retries one second apart (±20 % jitter): a delivery is dead after its third attempt.
-  static void SetUpTestSuite() {
-    daemon_ = std::make_unique<test::daemon_process>(pipeline_daemon({{"PSIG_RETRY_SCHEDULE", "1,1"}}));
-  }
-  static void TearDownTestSuite() { daemon_.reset(); }
-  void SetUp() override { ASSERT_TRUE(daemon_ && daemon_->running()) << "the daemon did not start"; }
-  static test::daemon_process& daemon() { return *daemon_; }
-
-  inline static std::unique_ptr<test::daemon_process> daemon_;
+  static std::map<std::string, std::string> daemon_env() { return {{"PSIG_RETRY_SCHEDULE", "1,1"}}; }
 };
 
 TEST_F(PipelineRetry, RetriesUntilTheReceiverAnswers2xx) {
@@ -213,11 +206,7 @@ TEST_F(PipelineRetry, BulkRetryIsADryRunUntilConfirmed) {
 TEST_F(PipelineRetry, GoneDisablesTheConsumer) {
   auto p = make_project(daemon(), "gone");
   receiver rx;
-  rx.respond_with([](const received_request&) {
-    scripted_response s;
-    s.status = 410;
-    return s;
-  });
+  rx.respond_with(answer_with(410));
   const hook h = make_webhook(p, "gone", rx.url());
   create_subscription(p.c(), p.id, h.id, ">");
 
