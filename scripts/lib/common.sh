@@ -17,6 +17,40 @@ PSIG_DEPS=(
   curl ca-certificates
 )
 
+# Node.js and npm run the browser example's test (tests/js, scripts/test
+# only). Added to PSIG_DEPS only when `node` is missing: a Node.js from
+# elsewhere (NodeSource's bundles npm and conflicts with Debian's npm
+# package) must be used as it is, not fought with apt.
+psig_want_node() {
+  command -v node >/dev/null 2>&1 || PSIG_DEPS+=(nodejs npm)
+}
+
+# Installs tests/js/node_modules from package-lock.json (npm ci) when it is
+# missing or older than the lock file, so a second run is instant and
+# offline. npm output goes to .run/npm.log, shown only when npm fails.
+psig_js_deps() {
+  local root dir log
+  root="$(psig_root)"
+  dir="${root}/tests/js"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    psig_log "node and npm are needed for tests/js (node: $(command -v node || echo none)," \
+      "npm: $(command -v npm || echo none)); install the missing one"
+    return 1
+  fi
+  [[ -d "${dir}/node_modules" && ! "${dir}/package-lock.json" -nt "${dir}/node_modules" ]] &&
+    return 0
+  mkdir -p "${root}/.run" || return 1
+  log="${root}/.run/npm.log"
+  psig_log "installing the packages of tests/js (log: ${log})"
+  if ! npm ci --prefix "${dir}" --no-audit --no-fund >"${log}" 2>&1; then
+    psig_log "npm ci failed; last lines of ${log}:"
+    tail -n 40 "${log}" >&2
+    return 1
+  fi
+  # npm ci may keep the directory itself: mark it as made from this lock file.
+  touch "${dir}/node_modules"
+}
+
 # Repository root, derived from this file's location so that the scripts
 # work from any current directory and from any clone path.
 psig_root() {

@@ -13,6 +13,7 @@
 #include "bus/control.hpp"
 #include "bus/jetstream.hpp"
 #include "bus/nats_client.hpp"
+#include "bus/realtime_channel.hpp"
 #include "cache/redis_client.hpp"
 #include "delivery/attempt_writer.hpp"
 #include "delivery/http_client.hpp"
@@ -78,6 +79,10 @@ struct application::parts {
                                             return consumer_rate_gate(consumer, rate);
                                           }}),
         gateway(repos, metrics, redis, blocking, js),
+        // After the gateway: its callbacks may fire as soon as it subscribes.
+        realtime(nats, bus::nats_names(c.nats_namespace),
+                 [this](bus::ws_event e) { gateway.publish_ephemeral_received(std::move(e)); },
+                 [this](bus::join_notice n) { gateway.joined(std::move(n)); }),
         api{api::api_settings{c.admin_token, c.signup_enabled, c.session_ttl_seconds},
             repos, blocking, metrics, {}},
         server(ioc, router, metrics,
@@ -101,6 +106,7 @@ struct application::parts {
   delivery::attempt_writer writer;
   delivery::worker_pool workers;
   ws::gateway gateway;
+  bus::realtime_channel realtime;
   api::api_context api;
   http::router router;
   http::server server;
@@ -238,6 +244,16 @@ void application::wire_api() {
     p.metrics.get_gauge("psig_deliveries_in_flight", "delivery attempts running on this node")
         .set(static_cast<double>(p.workers.in_flight()));
   });
+  ws::gateway_links links;
+  links.ingest = &p.ingest;
+  links.channel = &p.realtime;
+  links.max_connections_per_project = cfg_.ws_max_connections_per_project;
+  links.admit = [&p](const storage::project& project) -> awaitable<bool> {
+    auto pending = p.api.admit(project, 1);
+    const auto decision = co_await std::move(pending);
+    co_return decision.allowed;
+  };
+  p.gateway.link(std::move(links));
   api::register_routes(p.router, p.api);
   p.server.on_upgrade("/v1/ws", [&p](std::unique_ptr<http::upgrade_request> up) {
     p.gateway.accept(std::move(up));

@@ -217,6 +217,10 @@ const std::vector<option>& options() {
       int_opt("retention_sweep_seconds", "PSIG_RETENTION_SWEEP_SECONDS",
               "how often events older than their project's retention_days are deleted", 1, 86'400,
               [](config& c, long long n) { c.retention_sweep_seconds = static_cast<int>(n); }),
+      int_opt("ws_max_connections_per_project", "PSIG_WS_MAX_CONNECTIONS_PER_PROJECT",
+              "default cap on a project's WebSocket sessions across all nodes (settings.max_ws_connections "
+              "overrides it)",
+              1, 10'000'000, [](config& c, long long n) { c.ws_max_connections_per_project = static_cast<int>(n); }),
       {{"ssrf_allow", "PSIG_SSRF_ALLOW",
         "CIDRs the delivery client may reach despite the SSRF guard (comma-separated in the variable)"},
        kind::string_list,

@@ -39,7 +39,8 @@ struct config {
   std::chrono::milliseconds relay_poll{250};
   int delivery_lease_seconds = 300;
   int jetstream_ack_wait_seconds = 120;
-  int retention_sweep_seconds = 60;  // above the longest attempt (60 s)
+  int retention_sweep_seconds = 60;
+  int ws_max_connections_per_project = 10'000;  // on all nodes, unless the project's settings say  // above the longest attempt (60 s)
 };
 
 using env_lookup = std::function<const char*(const char*)>;

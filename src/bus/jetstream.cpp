@@ -4,19 +4,14 @@
 #include <set>
 
 #include <nats/nats.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "bus/ws_message.hpp"
 
 namespace psig::bus {
 namespace {
 
 constexpr std::int64_t ns_per_s = 1'000'000'000;
-
-std::string header(natsMsg* m, const char* key) {
-  const char* v = nullptr;
-  if (natsMsgHeader_Get(m, key, &v) == NATS_OK && v != nullptr) return v;
-  return {};
-}
 
 }  // namespace
 
@@ -47,39 +42,8 @@ struct jetstream::impl {
   natsSubscription* ws_sub = nullptr;
   std::function<void(ws_event)> on_ws_event;
 
-  // A realtime message as an event; the message is destroyed. Empty type: not one of ours.
   ws_event to_ws_event(natsMsg* msg, std::uint64_t* pending = nullptr) const {
-    ws_event e;
-    const std::string subject = natsMsg_GetSubject(msg);
-    // {ns}.ws.{project}.{consumer}.{type...}
-    const auto& prefix = settings.names.ws_prefix;
-    if (subject.rfind(prefix, 0) == 0) {
-      const auto rest = subject.substr(prefix.size());
-      const auto a = rest.find('.');
-      const auto b = a == std::string::npos ? a : rest.find('.', a + 1);
-      if (b != std::string::npos) {
-        e.project_id = rest.substr(0, a);
-        e.consumer_id = rest.substr(a + 1, b - a - 1);
-        e.type = rest.substr(b + 1);
-      }
-    }
-    e.envelope.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    if (const auto users = header(msg, to_users_header); !users.empty()) {
-      const auto parsed = nlohmann::json::parse(users, nullptr, false);
-      if (parsed.is_array()) {
-        for (const auto& u : parsed) {
-          if (u.is_string()) e.to_users.push_back(u.get<std::string>());
-        }
-      }
-    }
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta != nullptr) {
-      e.offset = meta->Sequence.Stream;
-      if (pending != nullptr) *pending = meta->NumPending;
-      jsMsgMetaData_Destroy(meta);
-    }
-    natsMsg_Destroy(msg);
-    return e;
+    return take_ws_event(msg, settings.names.ws_prefix, pending);
   }
 
   static void on_ws_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -94,7 +58,7 @@ struct jetstream::impl {
   static void on_publish_error(jsCtx*, jsPubAckErr* pae, void* closure) {
     auto* self = static_cast<impl*>(closure);
     std::lock_guard lock(self->failed_mutex);
-    self->failed.insert(header(pae->Msg, "Nats-Msg-Id"));
+    self->failed.insert(message_header(pae->Msg, "Nats-Msg-Id"));
   }
 };
 
@@ -224,7 +188,7 @@ std::vector<bool> jetstream::publish_all(const std::vector<outgoing_message>& ms
     natsMsgList pending{};
     if (js_PublishAsyncGetPendingList(&pending, impl_->js) == NATS_OK) {
       std::lock_guard f(impl_->failed_mutex);
-      for (int i = 0; i < pending.Count; ++i) impl_->failed.insert(header(pending.Msgs[i], "Nats-Msg-Id"));
+      for (int i = 0; i < pending.Count; ++i) impl_->failed.insert(message_header(pending.Msgs[i], "Nats-Msg-Id"));
       natsMsgList_Destroy(&pending);
     }
   }

@@ -15,7 +15,9 @@ struct nats_names {
         workers(ns + "-workers"),
         dlv_prefix(ns + ".dlv."),
         ws_prefix(ns + ".ws."),
-        ctl_routes(ns + ".ctl.routes") {}
+        ctl_routes(ns + ".ctl.routes"),
+        eph_prefix(ns + ".eph."),
+        joins_prefix(ns + ".joins.") {}
 
   std::string deliveries_stream;  // PSIG_DELIVERIES: the work queue
   std::string ws_stream;          // PSIG_WS: realtime relay and history
@@ -23,6 +25,8 @@ struct nats_names {
   std::string dlv_prefix;         // psig.dlv.{project}.{consumer}
   std::string ws_prefix;          // psig.ws.{project}.{consumer}.{type}
   std::string ctl_routes;         // routing-cache invalidation
+  std::string eph_prefix;         // psig.eph.{project}.{consumer}.{type}: ephemeral client publishes
+  std::string joins_prefix;       // psig.joins.{project}.{consumer}: join/leave notices
 
  private:
   static std::string upper(std::string s) {

@@ -190,6 +190,32 @@ if #live == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(live))
 )lua";
 
+// KEYS: zset, hash; ARGV: session, user, expiry (Unix ms), cap. Drops expired sessions, then
+// adds this one unless the live ones already reach the cap (0: none).
+constexpr const char* presence_admit_lua = R"lua(
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #dead > 0 then
+  redis.call('ZREM', KEYS[1], unpack(dead))
+  redis.call('HDEL', KEYS[2], unpack(dead))
+end
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local ttl = math.ceil((tonumber(ARGV[3]) - now) / 1000) + 60
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+)lua";
+
+std::string expiry_ms(std::chrono::seconds ttl) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            (std::chrono::system_clock::now() + ttl).time_since_epoch())
+                            .count());
+}
+
 std::string zset_key(const std::string& project) { return "psig:presence:" + project + ":z"; }
 std::string hash_key(const std::string& project) { return "psig:presence:" + project + ":h"; }
 
@@ -200,9 +226,7 @@ bool redis_client::presence_touch(const std::string& project, const std::string&
   std::lock_guard lock(mutex_);
   std::string error;
   if (!ensure_connected(error)) return false;
-  const auto expiry = std::to_string(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          (std::chrono::system_clock::now() + ttl).time_since_epoch()).count());
+  const auto expiry = expiry_ms(ttl);
   const auto z = zset_key(project), h = hash_key(project);
   const char* argv[] = {"EVAL", presence_touch_lua, "2", z.c_str(), h.c_str(), session.c_str(),
                         user.c_str(), expiry.c_str()};
@@ -212,6 +236,26 @@ bool redis_client::presence_touch(const std::string& project, const std::string&
     return false;
   }
   return r.r->type != REDIS_REPLY_ERROR;
+}
+
+std::optional<bool> redis_client::presence_admit(const std::string& project,
+                                                 const std::string& session,
+                                                 const std::string& user, std::chrono::seconds ttl,
+                                                 int cap) {
+  std::lock_guard lock(mutex_);
+  std::string error;
+  if (!ensure_connected(error)) return std::nullopt;
+  const auto expiry = expiry_ms(ttl), limit = std::to_string(std::max(0, cap));
+  const auto z = zset_key(project), h = hash_key(project);
+  const char* argv[] = {"EVAL", presence_admit_lua, "2", z.c_str(), h.c_str(), session.c_str(),
+                        user.c_str(), expiry.c_str(), limit.c_str()};
+  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 9, argv, nullptr))};
+  if (r.r == nullptr) {
+    drop();
+    return std::nullopt;
+  }
+  if (r.r->type != REDIS_REPLY_INTEGER) return std::nullopt;
+  return r.r->integer == 1;
 }
 
 bool redis_client::presence_remove(const std::string& project, const std::string& session) {

@@ -47,6 +47,11 @@ class redis_client {
   // node's sessions simply expire. False / nullopt when Redis cannot answer.
   bool presence_touch(const std::string& project, const std::string& session,
                       const std::string& user, std::chrono::seconds ttl);
+  // A new session, admitted only while the project has fewer than `cap` live sessions on all
+  // nodes (cap <= 0: no cap): true when added, false when the cap is reached, nullopt when Redis
+  // cannot answer (callers fail open).
+  std::optional<bool> presence_admit(const std::string& project, const std::string& session,
+                                     const std::string& user, std::chrono::seconds ttl, int cap);
   bool presence_remove(const std::string& project, const std::string& session);
   // The distinct users with a live session, sorted.
   std::optional<std::vector<std::string>> presence_users(const std::string& project);

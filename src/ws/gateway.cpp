@@ -13,6 +13,8 @@ std::string key_of(const std::string& project, const std::string& consumer) {
   return project + "/" + consumer;
 }
 
+awaitable<bool> admitted() { co_return true; }
+
 }  // namespace
 
 gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics,
@@ -22,9 +24,8 @@ gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics
 constexpr std::size_t max_recovered_events = 1000;
 
 awaitable<std::optional<std::vector<bus::ws_event>>> gateway::history(
-    std::string project, std::string consumer, std::uint64_t offset,
+    std::string project, std::string consumer, std::uint64_t offset, std::uint64_t to,
     std::function<bool(const bus::ws_event&)> keep) {
-  const std::uint64_t to = last_offset_.load();
   auto read = [this, filter = js_.names().ws_prefix + project + "." + consumer + ".>",
                offset, to, keep = std::move(keep)] {
     return js_.ws_history(filter, offset + 1, to, max_recovered_events, keep);
@@ -58,25 +59,99 @@ void gateway::accept(std::unique_ptr<http::upgrade_request> up) {
   auto s = std::make_shared<session>(*this, std::move(up));
   {
     std::lock_guard lock(mutex_);
-    all_.push_back(s);
+    all_.emplace(s.get(), s);
   }
   s->start();
 }
 
-void gateway::publish(bus::ws_event e) {
-  last_offset_ = e.offset;
+std::vector<std::shared_ptr<session>> gateway::sessions_of(const std::string& project,
+                                                           const std::string& consumer,
+                                                           session_set group::*which) const {
+  std::lock_guard lock(mutex_);
+  return sessions_of_locked(project, consumer, which);
+}
+
+std::vector<std::shared_ptr<session>> gateway::sessions_of_locked(const std::string& project,
+                                                                  const std::string& consumer,
+                                                                  session_set group::*which) const {
   std::vector<std::shared_ptr<session>> targets;
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = by_consumer_.find(key_of(e.project_id, e.consumer_id));
-    if (it == by_consumer_.end()) return;
-    for (const auto& w : it->second) {
-      if (auto s = w.lock()) targets.push_back(std::move(s));
-    }
+  const auto it = groups_.find(key_of(project, consumer));
+  if (it == groups_.end()) return targets;
+  const session_set& set = it->second.*which;
+  targets.reserve(set.size());
+  for (const auto& [ptr, w] : set) {
+    if (auto s = w.lock()) targets.push_back(std::move(s));
   }
+  return targets;
+}
+
+void gateway::fan_out(std::vector<std::shared_ptr<session>> targets, bus::ws_event e) {
+  if (targets.empty()) return;
   auto ev = std::make_shared<const shared_event>(std::move(e));
   for (auto& s : targets) s->deliver(ev);
+}
+
+void gateway::publish(bus::ws_event e) {
   metrics_.get_counter("psig_ws_events_total", "realtime events received by this node's gateway").inc();
+  std::vector<std::shared_ptr<session>> targets;
+  {
+    // Together with attach(): a session either is among the targets or joined after this
+    // offset, never neither (a lost event) nor both (a duplicate after a recovery).
+    std::lock_guard lock(mutex_);
+    last_offset_ = e.offset;
+    targets = sessions_of_locked(e.project_id, e.consumer_id, &group::members);
+  }
+  fan_out(std::move(targets), std::move(e));
+}
+
+void gateway::publish_ephemeral_received(bus::ws_event e) {
+  e.offset = 0;  // in no history
+  metrics_.get_counter("psig_ws_ephemeral_events_total", "ephemeral client publishes received by this node").inc();
+  auto targets = sessions_of(e.project_id, e.consumer_id, &group::members);
+  fan_out(std::move(targets), std::move(e));
+}
+
+void gateway::joined(bus::join_notice n) {
+  auto targets = sessions_of(n.project_id, n.consumer_id, &group::join_watchers);
+  if (targets.empty()) return;
+  auto shared = std::make_shared<const bus::join_notice>(std::move(n));
+  for (auto& s : targets) s->notify(shared);
+}
+
+void gateway::publish_ephemeral(bus::ws_event e) {
+  if (links_.channel == nullptr) return;
+  asio::post(blocking_, [this, e = std::move(e)] { links_.channel->publish_ephemeral(e); });
+}
+
+void gateway::announce(bus::join_notice n) {
+  if (links_.channel == nullptr) return;
+  asio::post(blocking_, [this, n = std::move(n)] { links_.channel->publish_join(n); });
+}
+
+awaitable<std::optional<bool>> gateway::admit_session(std::string project, std::string session,
+                                                      std::string user, int cap) {
+  auto admit = [this, project = std::move(project), session = std::move(session),
+                user = std::move(user), cap] {
+    return redis_.presence_admit(project, session, user, presence_ttl, cap);
+  };
+  return common::offload(blocking_, std::move(admit));
+}
+
+int gateway::max_connections(const storage::project& p) const {
+  const auto it = p.settings.find("max_ws_connections");
+  if (it != p.settings.end() && it->is_number_integer() && it->get<long long>() > 0) {
+    return static_cast<int>(std::min<long long>(it->get<long long>(), 10'000'000));
+  }
+  return links_.max_connections_per_project;
+}
+
+awaitable<bool> gateway::admit_publish(const storage::project& p) {
+  if (!links_.admit) return admitted();
+  return links_.admit(p);
+}
+
+awaitable<std::vector<delivery::ingest_result>> gateway::ingest(std::vector<delivery::ingest_item> items) {
+  return links_.ingest->submit(std::move(items));
 }
 
 void gateway::set_stream_state(const bus::ws_stream_state& state) {
@@ -95,7 +170,7 @@ void gateway::stop() {
   std::vector<std::shared_ptr<session>> live;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& w : all_) {
+    for (const auto& [ptr, w] : all_) {
       if (auto s = w.lock()) live.push_back(std::move(s));
     }
   }
@@ -105,29 +180,31 @@ void gateway::stop() {
 std::size_t gateway::sessions() const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
-  for (const auto& w : all_) n += w.expired() ? 0 : 1;
+  for (const auto& [ptr, w] : all_) n += w.expired() ? 0 : 1;
   return n;
 }
 
-void gateway::attach(const std::string& project, const std::string& consumer,
-                     std::shared_ptr<session> s) {
+std::uint64_t gateway::attach(const std::string& project, const std::string& consumer,
+                              std::shared_ptr<session> s) {
   std::lock_guard lock(mutex_);
-  by_consumer_[key_of(project, consumer)].push_back(std::move(s));
+  groups_[key_of(project, consumer)].members.emplace(s.get(), s);
+  return last_offset_;
 }
 
-void gateway::forget(const session* gone) {
+void gateway::watch_joins(const std::string& project, const std::string& consumer,
+                          std::shared_ptr<session> s) {
   std::lock_guard lock(mutex_);
-  auto prune = [gone](std::vector<std::weak_ptr<session>>& v) {
-    std::erase_if(v, [gone](const std::weak_ptr<session>& w) {
-      auto s = w.lock();
-      return !s || s.get() == gone;
-    });
-  };
-  prune(all_);
-  for (auto it = by_consumer_.begin(); it != by_consumer_.end();) {
-    prune(it->second);
-    it = it->second.empty() ? by_consumer_.erase(it) : std::next(it);
-  }
+  groups_[key_of(project, consumer)].join_watchers.emplace(s.get(), s);
+}
+
+void gateway::forget(const session* gone, const std::string& project, const std::string& consumer) {
+  std::lock_guard lock(mutex_);
+  all_.erase(gone);
+  const auto it = groups_.find(key_of(project, consumer));
+  if (it == groups_.end()) return;
+  it->second.members.erase(gone);
+  it->second.join_watchers.erase(gone);
+  if (it->second.members.empty()) groups_.erase(it);
 }
 
 }  // namespace psig::ws

@@ -9,13 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include "http/upgrade.hpp"
-#include "psig/common/crypto.hpp"
 #include "psig/common/ids.hpp"
 #include "psig/common/json_depth.hpp"
-#include "psig/domain/client_token.hpp"
-#include "psig/domain/credentials.hpp"
 #include "psig/domain/pattern.hpp"
 #include "ws/gateway.hpp"
+#include "ws/session_auth.hpp"
 
 namespace psig::ws {
 namespace beast = boost::beast;
@@ -36,13 +34,6 @@ std::int64_t unix_now() {
       .count();
 }
 
-// The single websocket consumer of a project, for credentials that name none.
-awaitable<std::optional<std::string>> only_websocket_consumer(gateway& g, std::string project) {
-  auto all = co_await g.repos().consumers.websocket_consumers(std::move(project));
-  if (all.size() != 1) co_return std::nullopt;
-  co_return all.front().id;
-}
-
 }  // namespace
 
 std::shared_ptr<const std::string> shared_event::frame_for(const std::string& pattern) const {
@@ -50,9 +41,11 @@ std::shared_ptr<const std::string> shared_event::frame_for(const std::string& pa
   auto& frame = frames_[pattern];
   if (!frame) {
     // The envelope is stored JSON, byte-exact: spliced in, not parsed and dumped again.
-    frame = std::make_shared<const std::string>(
-        R"({"push":{"pattern":)" + dump(json(pattern)) + R"(,"event":)" + event_.envelope +
-        R"(,"offset":)" + std::to_string(event_.offset) + "}}");
+    // An ephemeral event (offset 0) is in no history: it says so instead of an offset.
+    const std::string tail = event_.offset == 0 ? R"(,"ephemeral":true}})"
+                                                : R"(,"offset":)" + std::to_string(event_.offset) + "}}";
+    frame = std::make_shared<const std::string>(R"({"push":{"pattern":)" + dump(json(pattern)) +
+                                                R"(,"event":)" + event_.envelope + tail);
   }
   return frame;
 }
@@ -67,8 +60,11 @@ session::session(gateway& g, std::unique_ptr<http::upgrade_request> up)
       id_(common::new_id("ses")) {}
 
 session::~session() {
-  if (connected_) gateway_.mark_offline(project_id_, id_);
-  gateway_.forget(this);
+  if (connected_) {
+    gateway_.mark_offline(project_.id, id_);
+    for (const auto& pattern : subscriptions_) announce(false, pattern);
+  }
+  gateway_.forget(this, project_.id, consumer_id_);
 }
 
 void session::start() {
@@ -79,17 +75,33 @@ void session::start() {
 void session::deliver(std::shared_ptr<const shared_event> ev) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), ev = std::move(ev)] {
     if (!self->connected_ || self->closing_) return;
+    self->seen_offset_ = std::max(self->seen_offset_, ev->event().offset);
     const auto& users = ev->event().to_users;
     if (!users.empty() && std::find(users.begin(), users.end(), self->user_) == users.end()) return;
     // One push per event per session, under the first of its patterns that matches.
     for (const auto& pattern : self->subscriptions_) {
       if (domain::pattern_matches(pattern, ev->event().type)) {
-        if (self->recovering_ > 0) self->held_.emplace_back(ev->event().offset, ev->frame_for(pattern));
+        // Ephemeral events are in no history: they never wait for a recovery.
+        const bool hold = self->recovering_ > 0 && ev->event().offset != 0;
+        if (hold) self->held_.emplace_back(ev->event().offset, ev->frame_for(pattern));
         else self->send(ev->frame_for(pattern));
         break;
       }
     }
   });
+}
+
+void session::notify(std::shared_ptr<const bus::join_notice> n) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), n = std::move(n)] {
+    if (!self->connected_ || self->closing_ || n->session == self->id_) return;
+    if (std::find(self->join_leave_.begin(), self->join_leave_.end(), n->pattern) == self->join_leave_.end()) return;
+    self->send_json({{n->join ? "join" : "leave",
+                      {{"pattern", n->pattern}, {"user", n->user}, {"session", n->session}}}});
+  });
+}
+
+void session::announce(bool join, const std::string& pattern) {
+  gateway_.announce(bus::join_notice{project_.id, consumer_id_, join, pattern, user_, id_});
 }
 
 void session::close(close_code code, std::string reason) {
@@ -153,8 +165,11 @@ awaitable<void> session::write_loop() {
   writing_ = false;
 }
 
-void session::reply_error(const json& id, const char* code, const std::string& message) {
-  send_json({{"id", id}, {"error", {{"code", code}, {"message", message}}}});
+void session::reply_error(const json& id, const char* code, const std::string& message,
+                          json details) {
+  json error{{"code", code}, {"message", message}};
+  if (!details.empty()) error["details"] = std::move(details);
+  send_json({{"id", id}, {"error", std::move(error)}});
 }
 
 awaitable<void> session::run() {
@@ -217,7 +232,7 @@ awaitable<void> session::handle(const json& msg) {
     co_return;
   }
   if (msg.contains("presence")) {
-    auto users = co_await gateway_.online_users(project_id_);
+    auto users = co_await gateway_.online_users(project_.id);
     if (!users) {
       reply_error(id, "unavailable", "presence is unavailable (Redis)");
     } else {
@@ -227,73 +242,91 @@ awaitable<void> session::handle(const json& msg) {
     co_await subscribe(id, msg["subscribe"]);
   } else if (msg.contains("unsubscribe")) {
     unsubscribe(id, msg["unsubscribe"]);
+  } else if (msg.contains("publish")) {
+    co_await publish(id, msg["publish"]);
+  } else if (msg.contains("refresh")) {
+    co_await refresh(id, msg["refresh"]);
   } else {
     reply_error(id, "unknown_command", "unknown command");
   }
 }
 
 awaitable<bool> session::connect(const json& id, const json& args) {
-  const std::string token = args.is_object() ? args.value("token", "") : "";
-  std::int64_t expires_at = 0;
-  if (token.rfind("psk_", 0) == 0) {
-    // An API key with the ws scope: every pattern, its project's (only) websocket consumer.
-    const auto prefix = domain::api_key_prefix(token);
-    std::optional<storage::api_key> key;
-    if (prefix) key = co_await gateway_.repos().keys.find_active_by_prefix(*prefix);
-    if (!key || !common::constant_time_equal(domain::hash_api_key(token), key->key_hash) ||
-        std::find(key->scopes.begin(), key->scopes.end(), "ws") == key->scopes.end()) {
-      close_on_strand(close_code::bad_token, "invalid API key");
-      co_return false;
-    }
-    project_id_ = key->project_id;
-    user_ = "key:" + key->id;
-    allowed_ = {">"};
-  } else {
-    const auto claimed_project = domain::token_project(token);
-    std::optional<storage::project> project;
-    if (claimed_project && common::is_valid_id("prj", *claimed_project)) {
-      project = co_await gateway_.repos().projects.find(*claimed_project);
-    }
-    if (!project) {
-      close_on_strand(close_code::bad_token, "invalid token");
-      co_return false;
-    }
-    auto verified = domain::verify_client_token(token, project->realtime_secret, unix_now());
-    if (auto* err = std::get_if<domain::token_error>(&verified)) {
-      const bool expired = *err == domain::token_error::expired;
-      close_on_strand(expired ? close_code::token_expired : close_code::bad_token,
-                      expired ? "token expired" : "invalid token");
-      co_return false;
-    }
-    auto& claims = std::get<domain::client_claims>(verified);
-    project_id_ = project->id;
-    user_ = claims.user;
-    allowed_ = claims.patterns;
-    expires_at = claims.expires_at;
-    if (claims.consumer_id) consumer_id_ = *claims.consumer_id;
+  std::string token = args.is_object() ? args.value("token", "") : "";
+  auto checked = co_await authenticate(gateway_, std::move(token), unix_now());
+  if (auto* failed = std::get_if<auth_failure>(&checked)) {
+    close_on_strand(failed->code, failed->reason);
+    co_return false;
   }
-  if (consumer_id_.empty()) {
-    auto only = co_await only_websocket_consumer(gateway_, project_id_);
-    if (!only) {
-      close_on_strand(close_code::bad_token, "the project needs exactly one websocket consumer");
-      co_return false;
-    }
-    consumer_id_ = *only;
+  auto& c = std::get<credentials>(checked);
+  // The per-project cap counts live sessions on every node (Redis); Redis down: admitted.
+  const int cap = gateway_.max_connections(c.project);
+  const auto admitted = co_await gateway_.admit_session(c.project.id, id_, c.user, cap);
+  if (admitted && !*admitted) {
+    gateway_.metrics().get_counter("psig_ws_connection_limit_closes_total", "sessions refused with 4503").inc();
+    close_on_strand(close_code::connection_limit, "the project's connection limit is reached");
+    co_return false;
   }
+  project_ = std::move(c.project);
+  user_ = std::move(c.user);
+  consumer_id_ = std::move(c.consumer_id);
+  allowed_ = std::move(c.subscribe);
+  publish_allowed_ = std::move(c.publish);
+  api_key_ = c.api_key;
   connected_ = true;
-  gateway_.attach(project_id_, consumer_id_, shared_from_this());
-  gateway_.mark_online(project_id_, id_, user_);
+  seen_offset_ = gateway_.attach(project_.id, consumer_id_, shared_from_this());
   deadline_timer_.cancel();
   json reply{{"session", id_}, {"user", user_}, {"ping", ping_interval.count()}};
-  if (expires_at > 0) {
-    reply["expires_in"] = std::max<std::int64_t>(0, expires_at - unix_now());
-    deadline_timer_.expires_after(std::chrono::seconds(std::max<std::int64_t>(0, expires_at - unix_now())));
-    deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->close_on_strand(close_code::token_expired, "token expired");
-    });
+  if (c.expires_at > 0) {
+    reply["expires_in"] = std::max<std::int64_t>(0, c.expires_at - unix_now());
+    expire_at(c.expires_at);
   }
   send_json({{"id", id}, {"connect", reply}});
   co_return true;
+}
+
+void session::expire_at(std::int64_t unix_seconds) {
+  deadline_timer_.expires_after(std::chrono::seconds(std::max<std::int64_t>(0, unix_seconds - unix_now())));
+  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->close_on_strand(close_code::token_expired, "token expired");
+  });
+}
+
+// A fresh token for the same project, user and consumer extends the session (and may narrow
+// what it may do); a bad one is an error reply and the old expiry still applies.
+awaitable<void> session::refresh(const json& id, const json& args) {
+  std::string token = args.is_object() ? args.value("token", "") : "";
+  if (api_key_) {
+    reply_error(id, "bad_request", "a session opened with an API key does not expire");
+    co_return;
+  }
+  auto checked = co_await authenticate(gateway_, std::move(token), unix_now());
+  if (auto* failed = std::get_if<auth_failure>(&checked)) {
+    const bool expired = failed->code == close_code::token_expired;
+    reply_error(id, expired ? "token_expired" : "invalid_token", "token: " + failed->reason);
+    co_return;
+  }
+  auto& c = std::get<credentials>(checked);
+  if (c.api_key || c.project.id != project_.id || c.user != user_ || c.consumer_id != consumer_id_) {
+    reply_error(id, "invalid_token", "token: must be a client token for the same project, user and consumer");
+    co_return;
+  }
+  allowed_ = std::move(c.subscribe);
+  publish_allowed_ = std::move(c.publish);
+  json dropped = json::array();
+  std::erase_if(subscriptions_, [&](const std::string& pattern) {
+    for (const auto& a : allowed_) {
+      if (domain::pattern_covers(a, pattern)) return false;
+    }
+    dropped.push_back(pattern);
+    std::erase(join_leave_, pattern);
+    announce(false, pattern);
+    return true;
+  });
+  expire_at(c.expires_at);
+  send_json({{"id", id},
+             {"refresh", {{"expires_in", std::max<std::int64_t>(0, c.expires_at - unix_now())},
+                          {"unsubscribed", std::move(dropped)}}}});
 }
 
 awaitable<void> session::subscribe(const json& id, const json& args) {
@@ -315,15 +348,30 @@ awaitable<void> session::subscribe(const json& id, const json& args) {
     co_return;
   }
   const json recover = args.is_object() ? args.value("recover", json()) : json();
+  const json join_leave = args.is_object() ? args.value("join_leave", json(false)) : json(false);
+  if (!join_leave.is_boolean()) {
+    reply_error(id, "validation_failed", "join_leave: must be true or false",
+                {{{"field", "join_leave"}, {"message", "must be true or false"}}});
+    co_return;
+  }
+  std::erase(join_leave_, pattern);
+  if (join_leave.get<bool>()) {
+    if (join_leave_.empty()) gateway_.watch_joins(project_.id, consumer_id_, shared_from_this());
+    join_leave_.push_back(pattern);
+  }
+  if (fresh) announce(true, pattern);
   if (!recover.is_object()) {
     if (fresh) subscriptions_.push_back(pattern);
-    send_json({{"id", id}, {"subscribe", {{"epoch", gateway_.epoch()}, {"offset", gateway_.last_offset()}}}});
+    // Every event after seen_offset_ has yet to reach this strand: the client misses none.
+    send_json({{"id", id}, {"subscribe", {{"epoch", gateway_.epoch()}, {"offset", seen_offset_}}}});
     co_return;
   }
   // Recovery: pushes that arrive while history is read are held, then sent after it, so no
   // event is lost or sent twice; a gap that cannot be filled whole is "recovered": false.
+  // The history covers (since, to]; every later event reaches this strand and is held.
   ++recovering_;
   if (fresh) subscriptions_.push_back(pattern);
+  const std::uint64_t to = seen_offset_;
   std::optional<std::vector<bus::ws_event>> missed;
   const auto since = recover.value("offset", json());
   if (recover.value("epoch", "") == gateway_.epoch() && since.is_number_unsigned()) {
@@ -334,37 +382,33 @@ awaitable<void> session::subscribe(const json& id, const json& args) {
     };
     // Named: no class temporaries inside a co_await expression (g++ 12, see offload.hpp).
     std::function<bool(const bus::ws_event&)> keep_fn = std::move(keep);
-    auto read = gateway_.history(project_id_, consumer_id_, since.get<std::uint64_t>(),
+    auto read = gateway_.history(project_.id, consumer_id_, since.get<std::uint64_t>(), to,
                                  std::move(keep_fn));
     missed = co_await std::move(read);
   }
   --recovering_;
-  std::uint64_t offset = gateway_.last_offset();
-  std::uint64_t recovered_up_to = 0;
-  json reply{{"epoch", gateway_.epoch()}, {"recovered", missed.has_value()}};
+  // The reply's offset is `to`, not the newest offset: the held pushes after it are still to
+  // come, and a client that drops before them must recover them next time.
+  json reply{{"epoch", gateway_.epoch()}, {"recovered", missed.has_value()}, {"offset", to}};
   if (missed) {
     json events = json::array();
-    for (const auto& e : *missed) {
-      events.push_back(json::parse(e.envelope, nullptr, false));
-      recovered_up_to = std::max(recovered_up_to, e.offset);
-    }
+    for (const auto& e : *missed) events.push_back(json::parse(e.envelope, nullptr, false));
     reply["events"] = std::move(events);
-    offset = std::max(offset, recovered_up_to);
   }
-  reply["offset"] = offset;
   send_json({{"id", id}, {"subscribe", reply}});
   if (recovering_ == 0) {
     auto held = std::move(held_);
     held_.clear();
     for (auto& [at, frame] : held) {
-      if (at > recovered_up_to) send(std::move(frame));  // the history already carried the rest
+      if (at > to) send(std::move(frame));  // the history carried the rest
     }
   }
 }
 
 void session::unsubscribe(const json& id, const json& args) {
   const std::string pattern = args.is_object() ? args.value("pattern", "") : "";
-  std::erase(subscriptions_, pattern);
+  if (std::erase(subscriptions_, pattern) > 0) announce(false, pattern);
+  std::erase(join_leave_, pattern);
   send_json({{"id", id}, {"unsubscribe", {{"pattern", pattern}}}});
 }
 
@@ -378,7 +422,7 @@ awaitable<void> session::ping_loop() {
       co_return;
     }
     pong_seen_ = false;
-    gateway_.mark_online(project_id_, id_, user_);  // the heartbeat keeps presence alive
+    gateway_.mark_online(project_.id, id_, user_);  // the heartbeat keeps presence alive
     send(std::make_shared<const std::string>("{}"));
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
-// One WebSocket client (DESIGN §9): JSON commands in (connect, subscribe, unsubscribe, pong),
-// replies and pushes out through a single writer with a bounded queue, on the socket's strand.
+// One WebSocket client (DESIGN §9): JSON commands in (connect, subscribe, unsubscribe, publish,
+// presence, refresh, pong), replies and pushes out through a single writer with a bounded
+// queue, on the socket's strand.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -18,7 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bus/jetstream.hpp"
+#include "bus/realtime_channel.hpp"
 #include "psig/common/asio.hpp"
+#include "psig/storage/models.hpp"
+#include "ws/close_codes.hpp"
 
 namespace psig::http {
 struct upgrade_request;
@@ -33,17 +37,6 @@ inline constexpr std::size_t max_queued_bytes = 1024 * 1024;
 inline constexpr std::size_t max_subscriptions = 128;
 inline constexpr std::chrono::seconds connect_deadline{10};
 inline constexpr std::chrono::seconds ping_interval{25};
-
-// Close codes: 4000-4499 reconnect, 4500+ do not.
-enum close_code : std::uint16_t {
-  shutdown = 4001,
-  token_expired = 4005,
-  slow_consumer = 4008,
-  no_pong = 4012,
-  bad_token = 4501,
-  bad_request = 4502,
-  forbidden = 4504,
-};
 
 // An event on its way to the sessions: the push frame is built once per matching pattern and
 // shared by every session that subscribed with that pattern.
@@ -64,8 +57,9 @@ class session : public std::enable_shared_from_this<session> {
   session(gateway& g, std::unique_ptr<http::upgrade_request> up);
   ~session();
   void start();
-  // Thread-safe: runs on the session's strand.
+  // Thread-safe: these run on the session's strand.
   void deliver(std::shared_ptr<const shared_event> ev);
+  void notify(std::shared_ptr<const bus::join_notice> n);
   void close(close_code code, std::string reason);
 
  private:
@@ -74,7 +68,12 @@ class session : public std::enable_shared_from_this<session> {
   awaitable<bool> connect(const nlohmann::json& id, const nlohmann::json& args);
   awaitable<void> subscribe(const nlohmann::json& id, const nlohmann::json& args);
   void unsubscribe(const nlohmann::json& id, const nlohmann::json& args);
-  void reply_error(const nlohmann::json& id, const char* code, const std::string& message);
+  awaitable<void> publish(const nlohmann::json& id, const nlohmann::json& args);
+  awaitable<void> refresh(const nlohmann::json& id, const nlohmann::json& args);
+  void expire_at(std::int64_t unix_seconds);
+  void announce(bool join, const std::string& pattern);
+  void reply_error(const nlohmann::json& id, const char* code, const std::string& message,
+                   nlohmann::json details = nlohmann::json::array());
   void send(std::shared_ptr<const std::string> frame);
   void send_json(const nlohmann::json& j);
   awaitable<void> write_loop();
@@ -98,10 +97,16 @@ class session : public std::enable_shared_from_this<session> {
   bool pong_seen_ = true;
   std::string id_;
   std::string user_;
-  std::string project_id_;
+  storage::project project_;
   std::string consumer_id_;
-  std::vector<std::string> allowed_;  // patterns the token allows
+  std::vector<std::string> allowed_;  // patterns the token allows to subscribe to
+  std::vector<std::string> publish_allowed_;
+  bool api_key_ = false;
   std::vector<std::string> subscriptions_;
+  std::vector<std::string> join_leave_;  // subscriptions that asked for join/leave pushes
+  // The newest stream offset this strand has been handed (matching or not): a subscribe reply
+  // says it, so that every event the client has not seen comes after it.
+  std::uint64_t seen_offset_ = 0;
   // While history is read for a recovering subscribe, live pushes wait here (in order).
   int recovering_ = 0;
   std::vector<std::pair<std::uint64_t, std::shared_ptr<const std::string>>> held_;

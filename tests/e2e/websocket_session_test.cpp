@@ -1,0 +1,185 @@
+// The life of a WebSocket session (DESIGN §9): token refresh and expiry, join/leave pushes, the
+// per-project connection cap, and a client that stops reading (4008, bounded memory).
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "e2e/realtime_helpers.hpp"
+
+namespace psig::e2e::pipeline {
+namespace {
+
+class WebsocketSession : public pipeline_suite<WebsocketSession> {
+ protected:
+  void SetUp() override {
+    pipeline_suite::SetUp();
+    p_ = make_project(daemon(), "sessions");
+    const json app = create_consumer(p_.c(), p_.id, {{"name", "app"}, {"kind", "websocket"}});
+    create_subscription(p_.c(), p_.id, id_of(app), "chat.>");
+  }
+  std::uint16_t port() { return daemon().port(); }
+  project p_;
+};
+
+TEST_F(WebsocketSession, RefreshExtendsTheSessionAndNarrowsIt) {
+  ws_client ws(port());
+  const json c = ws_request(ws, {{"id", 1}, {"connect", {{"token", ws_token(p_, "u1", {"chat.>"}, {}, 2)}}}});
+  ASSERT_TRUE(c.contains("connect")) << c;
+  EXPECT_LE(c["connect"]["expires_in"].get<int>(), 2);
+  ASSERT_TRUE(ws_request(ws, {{"id", 2}, {"subscribe", {{"pattern", "chat.room.*"}}}}).contains("subscribe"));
+  ASSERT_TRUE(ws_request(ws, {{"id", 3}, {"subscribe", {{"pattern", "chat.message.*"}}}}).contains("subscribe"));
+
+  const json bad = ws_request(ws, {{"id", 4}, {"refresh", {{"token", "garbage"}}}});
+  EXPECT_EQ(bad["error"]["code"], "invalid_token") << bad;
+  const json other_user = ws_request(ws, {{"id", 5}, {"refresh", {{"token", ws_token(p_, "u2", {"chat.>"})}}}});
+  EXPECT_EQ(other_user["error"]["code"], "invalid_token") << "a refresh cannot change the user: " << other_user;
+
+  const json r = ws_request(ws, {{"id", 6}, {"refresh", {{"token", ws_token(p_, "u1", {"chat.message.*"})}}}});
+  ASSERT_TRUE(r.contains("refresh")) << r;
+  EXPECT_GT(r["refresh"]["expires_in"].get<int>(), 500);
+  EXPECT_EQ(r["refresh"]["unsubscribed"], json::array({"chat.room.*"})) << "no longer allowed: dropped";
+
+  std::this_thread::sleep_for(3s);  // past the first token's expiry
+  const json room = post_event(p_, {{"type", "chat.room.created"}, {"data", 1}});
+  const json message = post_event(p_, {{"type", "chat.message.created"}, {"data", 2}});
+  auto push = ws.receive();
+  ASSERT_TRUE(push.has_value()) << "still open after the old expiry; close " << ws.close_code().value_or(0);
+  EXPECT_EQ((*push)["push"]["event"]["id"], message["id"]) << "the room event is no longer pushed";
+}
+
+TEST_F(WebsocketSession, ExpiredTokenClosesWith4005) {
+  ws_client ws(port());
+  ASSERT_TRUE(ws_request(ws, {{"id", 1}, {"connect", {{"token", ws_token(p_, "u1", {"chat.>"}, {}, 1)}}}})
+                  .contains("connect"));
+  EXPECT_FALSE(ws_until(ws, [](const json&) { return false; }, 10).has_value());
+  EXPECT_EQ(ws.close_code(), 4005);
+}
+
+TEST_F(WebsocketSession, JoinAndLeavePushesWhenAsked) {
+  ws_client watcher(port()), quiet(port());
+  ws_open(watcher, ws_token(p_, "ann", {"chat.>"}), {"chat.>"}, {{"join_leave", true}});
+  ws_open(quiet, ws_token(p_, "cid", {"chat.>"}), {"chat.>"});  // does not ask for them
+  std::string bob_session;
+  {
+    ws_client bob(port());
+    const json c = ws_request(bob, {{"id", 1}, {"connect", {{"token", ws_token(p_, "bob", {"chat.>"})}}}});
+    bob_session = c["connect"]["session"].get<std::string>();
+    ASSERT_TRUE(ws_request(bob, {{"id", 2}, {"subscribe", {{"pattern", "chat.>"}}}}).contains("subscribe"));
+    auto join = ws_until(watcher, [](const json& m) { return m.contains("join") && m["join"]["user"] == "bob"; });
+    ASSERT_TRUE(join.has_value()) << "ann sees bob join chat.>";
+    EXPECT_EQ((*join)["join"]["pattern"], "chat.>");
+    EXPECT_EQ((*join)["join"]["session"], bob_session);
+  }  // bob goes away
+  auto leave = ws_until(watcher, [](const json& m) { return m.contains("leave"); });
+  ASSERT_TRUE(leave.has_value()) << "ann sees bob leave";
+  EXPECT_EQ((*leave)["leave"]["user"], "bob");
+  EXPECT_EQ((*leave)["leave"]["session"], bob_session);
+  // The session that did not ask got neither: its next frame is the event posted now.
+  const json e = post_event(p_, {{"type", "chat.message.created"}, {"data", 1}});
+  auto next = quiet.receive();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ((*next)["push"]["event"]["id"], e["id"]) << *next;
+}
+
+TEST_F(WebsocketSession, ConnectionCapClosesWith4503) {
+  http_client admin(daemon().port());
+  admin.set_token(daemon().admin_token());
+  expect_status(admin.patch(p_.base, {{"settings", {{"max_ws_connections", 2}}}}), 200, "cap");
+  const std::string t = ws_token(p_, "u1", {"chat.>"});
+  auto first = std::make_unique<ws_client>(port());
+  ws_client second(port());
+  ws_open(*first, t);
+  ws_open(second, t);
+  {
+    ws_client third(port());
+    third.send({{"id", 1}, {"connect", {{"token", t}}}});
+    EXPECT_FALSE(third.receive().has_value());
+    EXPECT_EQ(third.close_code(), 4503);
+  }
+  first.reset();  // a place frees up once the session is gone from presence
+  bool admitted = false;
+  for (int i = 0; i < 50 && !admitted; ++i) {
+    ws_client again(port());
+    again.send({{"id", 1}, {"connect", {{"token", t}}}});
+    auto r = again.receive();
+    admitted = r.has_value() && r->contains("connect");
+    if (!admitted) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(admitted);
+  EXPECT_TRUE(daemon().running());
+}
+
+// A reader that never reads: its queue passes 1 MiB, it is closed with 4008, and the daemon's
+// memory does not grow with what was published meanwhile.
+class WebsocketSlowConsumer : public pipeline_suite<WebsocketSlowConsumer> {
+ public:
+  static std::map<std::string, std::string> daemon_env() {
+    // The AddressSanitizer quarantine would keep every freed buffer resident and hide the bound.
+    std::string asan = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+    return {{"ASAN_OPTIONS", asan + (asan.empty() ? "" : ":") + "quarantine_size_mb=1"}};
+  }
+};
+
+TEST_F(WebsocketSlowConsumer, IsClosedWith4008AndMemoryStaysBounded) {
+  project p = make_project(daemon(), "slow");
+  const json app = create_consumer(p.c(), p.id, {{"name", "app"}, {"kind", "websocket"}});
+  create_subscription(p.c(), p.id, id_of(app), "bulk.>");
+  const std::string t = ws_token(p, "u1", {"bulk.>"});
+  ws_client slow(daemon().port()), fast(daemon().port());
+  ws_open(slow, t, {"bulk.>"});
+  ws_open(fast, t, {"bulk.>"});
+
+  const std::string blob(200 * 1024, 'x');
+  constexpr int events = 300;  // 60 MB of pushes per session
+  // Warm up every buffer on the way first, then measure.
+  for (int i = 0; i < 5; ++i) post_event(p, {{"type", "bulk.warmup"}, {"data", blob}});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(fast.receive().has_value());
+  const long rss_before = rss_kib(daemon().pid());
+
+  std::atomic<int> fast_got{0};
+  std::thread reader([&] {
+    while (fast_got < events) {
+      auto m = fast.receive();
+      if (!m) return;
+      if (m->contains("push")) ++fast_got;
+    }
+  });
+  std::atomic<bool> drain{false};
+  std::optional<int> slow_close;
+  std::thread slow_reader([&] {
+    while (!drain) std::this_thread::sleep_for(10ms);
+    while (slow.receive().has_value()) {
+    }
+    slow_close = slow.close_code();
+  });
+  long rss_peak = rss_before;
+  for (int i = 0; i < events; ++i) {
+    post_event(p, {{"type", "bulk.item"}, {"data", blob}});
+    rss_peak = std::max(rss_peak, rss_kib(daemon().pid()));
+    // Let the slow client see its close frame within the server's 10 s close handshake.
+    if (i % 10 == 0 && !drain && metric(daemon(), "psig_ws_slow_consumer_closes_total") >= 1) drain = true;
+  }
+  const auto deadline = steady_clock::now() + 60s;
+  while (fast_got < events && steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  drain = true;
+  reader.join();
+  slow_reader.join();
+
+  EXPECT_EQ(fast_got.load(), events) << "a reading client gets everything";
+  EXPECT_EQ(slow_close, 4008) << "the non-reading client is closed as a slow consumer";
+  EXPECT_GE(metric(daemon(), "psig_ws_slow_consumer_closes_total"), 1);
+  // 60 MB went to a client that read nothing; the daemon kept at most its 1 MiB queue of it.
+  const long growth_kib = rss_peak - rss_before;
+  std::cout << "[ slow consumer ] daemon RSS " << rss_before / 1024 << " MiB -> peak "
+            << rss_peak / 1024 << " MiB while 60 MB was published\n";
+  EXPECT_LT(growth_kib, 32 * 1024) << "memory grew with the unread pushes";
+  EXPECT_TRUE(daemon().running());
+}
+
+}  // namespace
+}  // namespace psig::e2e::pipeline
