@@ -204,7 +204,8 @@
       } else if (msg.push) {
         const state = this.subs.get(msg.push.pattern);
         if (!state) return; // unsubscribed while it was on its way
-        state.offset = msg.push.offset; // recover from here if the connection drops
+        // Recover from here if the connection drops; ephemeral pushes have no offset.
+        if (typeof msg.push.offset === "number") state.offset = msg.push.offset;
         this.onPush({ ...msg.push, recovered: false });
       } else if (Object.keys(msg).length === 0) {
         socket.send("{}"); // the server's ping: no answer by the next one closes with 4012

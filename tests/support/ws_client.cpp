@@ -44,6 +44,12 @@ void ws_client::send_text(const std::string& text) {
 }
 
 std::optional<nlohmann::json> ws_client::receive() {
+  auto text = receive_text();
+  if (!text) return std::nullopt;
+  return nlohmann::json::parse(*text, nullptr, false);
+}
+
+std::optional<std::string> ws_client::receive_text() {
   beast::flat_buffer buffer;
   boost::system::error_code ec;
   impl_->ws.read(buffer, ec);
@@ -52,7 +58,7 @@ std::optional<nlohmann::json> ws_client::receive() {
     if (impl_->ws.reason().code != websocket::close_code::none) close_code_ = impl_->ws.reason().code;
     return std::nullopt;
   }
-  return nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+  return beast::buffers_to_string(buffer.data());
 }
 
 }  // namespace psig::test

@@ -21,6 +21,8 @@ class ws_client {
   // The next text frame as JSON; nullopt when the server closed the connection (see
   // close_code()) or the read timed out.
   std::optional<nlohmann::json> receive();
+  // The same, unparsed (for large frames that a test only counts).
+  std::optional<std::string> receive_text();
   // The code of the server's close frame, once receive() saw it.
   std::optional<int> close_code() const { return close_code_; }
 
