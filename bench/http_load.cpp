@@ -90,7 +90,8 @@ asio::awaitable<void> connection(run_state& st, int index, connection_stats& out
       continue;
     }
     st.last_answer = std::max(st.last_answer.load(), t1.time_since_epoch().count());
-    if (res.result_int() == cfg.expect_status) {
+    const auto code = res.result_int();
+    if (cfg.expect_status == 0 ? code / 100 == 2 : code == cfg.expect_status) {
       ++out.ok;
       out.latency.record(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
     } else {

@@ -21,7 +21,7 @@ struct http_load_config {
   std::chrono::milliseconds duration{10'000};
   double rate = 0;               // requests/s over all connections; 0: closed loop
   std::uint64_t max_requests = 0;  // stop after this many (0: at the end of `duration`)
-  unsigned expect_status = 202;
+  unsigned expect_status = 202;  // 0: any 2xx
   std::function<std::string(std::uint64_t seq)> body;  // the body of request number seq
 };
 

@@ -2,7 +2,7 @@
 // run; human-readable lines on stderr, and one line `RESULT {json}` on stdout for scripts/bench.
 //
 //   psig-bench sink    --listen 127.0.0.1:PORT [--threads 1]
-//   psig-bench http    --url http://127.0.0.1:PORT/ [--connections 64 --duration-ms 10000 --size 500]
+//   psig-bench http    [--url self|http://127.0.0.1:PORT/ --connections 64 --duration-ms 10000 --size 500]
 //   psig-bench ingest  --api URL --admin-token T [--connections 64 --duration-ms 10000 --size 500]
 //   psig-bench e2e     --api URL --admin-token T [--rate 1000 --duration-ms 10000 --connections 16]
 //   psig-bench deliver --api URL --admin-token T [--events 20000]

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -151,8 +152,15 @@ json run_sink(options& o) {
 
 json run_http(options& o) {
   http_load_config cfg;
-  const auto url = o.str("url", "http://127.0.0.1:8080/");
-  cfg.target = parse_http_url(url, &cfg.path);
+  // "self": a sink in this process, on its own thread (the HTTP ceiling of scripts/bench).
+  const auto url = o.str("url", "self");
+  std::unique_ptr<sink> own;
+  if (url == "self") {
+    own = std::make_unique<sink>("127.0.0.1", 0, 1, 202);
+    cfg.target = parse_http_url(own->url("/"), &cfg.path);
+  } else {
+    cfg.target = parse_http_url(url, &cfg.path);
+  }
   cfg.connections = static_cast<int>(o.num("connections", 64));
   cfg.threads = static_cast<int>(o.num("threads", 1));
   cfg.duration = duration_of(o, 10'000);
@@ -178,6 +186,7 @@ json run_ingest(options& o) {
   o.check_all_used();
   sink receiver("127.0.0.1", 0, 1, 204);
   const auto p = webhook_project(b, "bench-ingest", receiver.url());
+  const project_cleanup cleanup(b.api, b.admin_token, p.id);
   cfg.path = "/v1/projects/" + p.id + "/events";
   cfg.token = p.key;
   cfg.body = [size](std::uint64_t seq) { return event_body("bench.ingest", seq, size); };
@@ -203,6 +212,7 @@ json run_e2e(options& o) {
   receipts got(expected);
   sink receiver("127.0.0.1", 0, 1, 204, [&got](std::string_view body) { got.on_body(body); });
   const auto p = webhook_project(b, "bench-e2e", receiver.url());
+  const project_cleanup cleanup(b.api, b.admin_token, p.id);
   cfg.path = "/v1/projects/" + p.id + "/events";
   cfg.token = p.key;
   cfg.body = [size](std::uint64_t seq) { return event_body("bench.e2e", seq, size); };
@@ -236,6 +246,7 @@ json run_deliver(options& o) {
   receipts got(events);
   sink receiver("127.0.0.1", 0, 1, 204, [&got](std::string_view body) { got.on_body(body); });
   const auto p = webhook_project(b, "bench-deliver", receiver.url());
+  const project_cleanup cleanup(b.api, b.admin_token, p.id);
   const std::string series = R"(psig_attempts_total{result="succeeded"})";
   const double attempts_before = metric_value(b.api, series);
 

@@ -2,6 +2,7 @@
 // peer) and ws-idle (the daemon's memory per idle connection).
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "http_load.hpp"
@@ -20,6 +21,7 @@ using namespace std::chrono_literals;
 struct ws_setup {
   bench_project project;
   std::string token;
+  std::unique_ptr<project_cleanup> cleanup;
 };
 
 ws_setup psig_ws_project(options& o, const std::string& name) {
@@ -31,6 +33,7 @@ ws_setup psig_ws_project(options& o, const std::string& name) {
   const auto consumer = make_consumer(api, s.project, {{"name", "clients"}, {"kind", "websocket"}});
   subscribe(api, s.project, consumer, "bench.>");
   s.token = ws_token(api, s.project, "bench-user", "bench.>", consumer);
+  s.cleanup = std::make_unique<project_cleanup>(api, admin, s.project.id);
   return s;
 }
 
@@ -63,8 +66,9 @@ json run_ws(options& o) {
   const auto size = static_cast<std::size_t>(o.num("size", 500));
   const auto wait = std::chrono::milliseconds(o.num("wait-ms", 20'000));
 
+  ws_setup s;
   if (peer == "psig") {
-    auto s = psig_ws_project(o, "bench-ws");
+    s = psig_ws_project(o, "bench-ws");
     fleet.target = parse_http_url(o.str("api", "http://127.0.0.1:8080"));
     fleet.path = "/v1/ws";
     fleet.tokens = {s.token};
@@ -79,7 +83,7 @@ json run_ws(options& o) {
     fleet.protocol = ws_protocol::raw;
     fleet.target = parse_http_url(o.str("sub-url", ""), &fleet.path);
     pub.target = parse_http_url(o.str("pub-url", ""), &pub.path);
-    pub.expect_status = static_cast<unsigned>(o.num("pub-status", 200));
+    pub.expect_status = static_cast<unsigned>(o.num("pub-status", 0));
     if (peer == "nchan") {
       pub.body = [size](std::uint64_t seq) { return make_payload(seq, size); };
     } else {

@@ -90,6 +90,14 @@ bench_project make_bench_project(const endpoint& api, const std::string& admin_t
   return p;
 }
 
+project_cleanup::~project_cleanup() {
+  try {
+    rest_call(api_, "DELETE", "/v1/projects/" + project_, admin_token_, nullptr, 204);
+  } catch (const std::exception&) {
+    // The daemon may be gone already; nothing of this run is measured any more.
+  }
+}
+
 std::string make_consumer(const endpoint& api, const bench_project& p, const json& spec) {
   return rest_call(api, "POST", "/v1/projects/" + p.id + "/consumers", p.key, spec, 201)
       .at("id")

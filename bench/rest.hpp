@@ -27,6 +27,21 @@ struct bench_project {
   std::string key;  // every scope
 };
 
+// Deletes a project a mode made, with its deliveries and outbox rows, once the mode is measured:
+// what a run left behind (retries to a receiver that is gone) must not load the next run.
+class project_cleanup {
+ public:
+  project_cleanup(endpoint api, std::string admin_token, std::string project)
+      : api_(std::move(api)), admin_token_(std::move(admin_token)), project_(std::move(project)) {}
+  ~project_cleanup();
+  project_cleanup(const project_cleanup&) = delete;
+  project_cleanup& operator=(const project_cleanup&) = delete;
+
+ private:
+  endpoint api_;
+  std::string admin_token_, project_;
+};
+
 // A fresh project named `name` whose ingest rate limit and connection cap are out of the way.
 bench_project make_bench_project(const endpoint& api, const std::string& admin_token,
                                  const std::string& name);

@@ -176,8 +176,9 @@ redis.call('EXPIRE', KEYS[2], ttl)
 return 1
 )lua";
 
-// KEYS: zset, hash. Drops expired sessions, returns the users of the live ones.
-constexpr const char* presence_list_lua = R"lua(
+// The head of the presence scripts (KEYS: zset, hash): `now` on the Redis clock, and the
+// expired sessions dropped.
+constexpr std::string_view presence_drop_expired_lua = R"lua(
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -185,21 +186,18 @@ if #dead > 0 then
   redis.call('ZREM', KEYS[1], unpack(dead))
   redis.call('HDEL', KEYS[2], unpack(dead))
 end
+)lua";
+
+// Returns the users of the live sessions.
+const std::string presence_list_lua = std::string(presence_drop_expired_lua) + R"lua(
 local live = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #live == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(live))
 )lua";
 
-// KEYS: zset, hash; ARGV: session, user, expiry (Unix ms), cap. Drops expired sessions, then
-// adds this one unless the live ones already reach the cap (0: none).
-constexpr const char* presence_admit_lua = R"lua(
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #dead > 0 then
-  redis.call('ZREM', KEYS[1], unpack(dead))
-  redis.call('HDEL', KEYS[2], unpack(dead))
-end
+// ARGV: session, user, expiry (Unix ms), cap. Adds the session unless the live ones already
+// reach the cap (0: none).
+const std::string presence_admit_lua = std::string(presence_drop_expired_lua) + R"lua(
 local cap = tonumber(ARGV[4])
 if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -247,7 +245,7 @@ std::optional<bool> redis_client::presence_admit(const std::string& project,
   if (!ensure_connected(error)) return std::nullopt;
   const auto expiry = expiry_ms(ttl), limit = std::to_string(std::max(0, cap));
   const auto z = zset_key(project), h = hash_key(project);
-  const char* argv[] = {"EVAL", presence_admit_lua, "2", z.c_str(), h.c_str(), session.c_str(),
+  const char* argv[] = {"EVAL", presence_admit_lua.c_str(), "2", z.c_str(), h.c_str(), session.c_str(),
                         user.c_str(), expiry.c_str(), limit.c_str()};
   reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 9, argv, nullptr))};
   if (r.r == nullptr) {
@@ -277,7 +275,7 @@ std::optional<std::vector<std::string>> redis_client::presence_users(const std::
   std::string error;
   if (!ensure_connected(error)) return std::nullopt;
   const auto z = zset_key(project), h = hash_key(project);
-  const char* argv[] = {"EVAL", presence_list_lua, "2", z.c_str(), h.c_str()};
+  const char* argv[] = {"EVAL", presence_list_lua.c_str(), "2", z.c_str(), h.c_str()};
   reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 5, argv, nullptr))};
   if (r.r == nullptr) {
     drop();
