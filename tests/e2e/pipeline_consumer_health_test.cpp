@@ -62,7 +62,7 @@ TEST(PipelineConsumerHealth, AFreshFailureDoesNotDisable) {
 }
 
 TEST(PipelineConsumerHealth, RateLimitSpacesAttempts) {
-  test::daemon_process d(pipeline_daemon());
+  test::daemon_process d(pipeline_daemon({{"PSIG_LOG_LEVEL", "info"}}));
   auto p = make_project(d, "rate");
   receiver rx;
   // Two per second (the burst is the rate): six events need at least ~2 s.
@@ -70,7 +70,7 @@ TEST(PipelineConsumerHealth, RateLimitSpacesAttempts) {
   create_subscription(p.c(), p.id, h.id, ">");
   const auto start = system_clock::now();
   for (int i = 0; i < 6; ++i) post_event(p, {{"type", "tick"}, {"data", {{"i", i}}}});
-  ASSERT_TRUE(rx.wait_for(6, std::chrono::seconds(15))) << rx.count() << " of 6 arrived";
+  ASSERT_TRUE(rx.wait_for(6, std::chrono::seconds(15))) << rx.count() << " of 6 arrived\n" << d.output();
   const auto reqs = rx.requests();
   std::vector<system_clock::time_point> at;
   for (const auto& r : reqs) at.push_back(r.at);
