@@ -105,7 +105,10 @@ class receipts {
 // A project with one webhook consumer on `receiver_url` subscribed to bench.>.
 bench_project webhook_project(const bench_api& b, const std::string& name, const std::string& receiver_url) {
   auto p = make_bench_project(b.api, b.admin_token, name);
-  const auto consumer = make_consumer(b.api, p, {{"name", "sink"}, {"kind", "webhook"}, {"url", receiver_url}});
+  // One receiver takes everything: the per-consumer in-flight cap (default 10) is raised to its
+  // maximum, as an operator would for a receiver built for the load.
+  const auto consumer = make_consumer(b.api, p, {{"name", "sink"}, {"kind", "webhook"}, {"url", receiver_url},
+                                                 {"settings", {{"max_in_flight", 1000}}}});
   subscribe(b.api, p, consumer, "bench.>");
   return p;
 }

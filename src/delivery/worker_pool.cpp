@@ -163,6 +163,20 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
     }
     const std::string delivery_id = payload["d"].get<std::string>();
     const int attempt = payload["a"].get<int>();
+    // {ns}.dlv.{project}.{consumer}
+    const std::string subject_consumer = msg->subject().substr(msg->subject().rfind('.') + 1);
+    bool at_cap = false;
+    {
+      std::lock_guard lock(mutex_);
+      const auto cap = known_cap_.find(subject_consumer);
+      const auto n = per_consumer_.find(subject_consumer);
+      at_cap = cap != known_cap_.end() && n != per_consumer_.end() && n->second >= cap->second;
+    }
+    if (at_cap) {
+      co_await answer(false, std::chrono::milliseconds(1000));
+      finished({});
+      co_return;
+    }
     auto load = [delivery_id](pqxx::connection& c) { return load_context(c, delivery_id); };
     auto ctx = co_await pool_.run(std::move(load));
     if (!ctx || ctx->attempts >= attempt || ctx->status == "succeeded" || ctx->status == "dead" ||
@@ -174,7 +188,9 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
     {
       std::lock_guard lock(mutex_);
       auto& n = per_consumer_[ctx->consumer_id];
-      if (n >= setting(*ctx, "max_in_flight", settings_.default_max_in_flight)) {
+      const int cap = setting(*ctx, "max_in_flight", settings_.default_max_in_flight);
+      known_cap_[ctx->consumer_id] = cap;
+      if (n >= cap) {
         counted_consumer.clear();
       } else {
         ++n;

@@ -74,6 +74,9 @@ class worker_pool {
   std::mutex mutex_;
   std::condition_variable slot_free_;
   std::unordered_map<std::string, int> per_consumer_;
+  // The in-flight cap last read for each consumer: a message for a consumer at its cap is sent
+  // back without a database round trip (a backlog would otherwise load the pool for nothing).
+  std::unordered_map<std::string, int> known_cap_;
   std::thread fetcher_;
 };
 
