@@ -186,9 +186,12 @@ json run_ingest(options& o) {
   cfg.threads = static_cast<int>(o.num("threads", 1));
   cfg.duration = duration_of(o, 10'000);
   const auto size = static_cast<std::size_t>(o.num("size", 500));
+  // --consumers 0: events only, no deliveries (what ingest costs without the delivery side).
+  const bool with_consumer = o.num("consumers", 1) > 0;
   o.check_all_used();
   sink receiver("127.0.0.1", 0, 1, 204);
-  const auto p = webhook_project(b, "bench-ingest", receiver.url());
+  const auto p = with_consumer ? webhook_project(b, "bench-ingest", receiver.url())
+                               : make_bench_project(b.api, b.admin_token, "bench-ingest-alone");
   const project_cleanup cleanup(b.api, b.admin_token, p.id);
   cfg.path = "/v1/projects/" + p.id + "/events";
   cfg.token = p.key;

@@ -61,6 +61,7 @@ jq -rs '
   row("HTTP ceiling: psig-bench → sink"; "http-ceiling"; "per_s"; null; null; null; null; "req/s"),
   row("PostgreSQL ceiling: pgbench, 100 events + deliveries + outbox per transaction"; "pg-ceiling"; "events_per_s"; null; null; null; null; "events/s"),
   row("ingest: POST …/events, 64 connections, one matching webhook"; "ingest"; "events_per_s"; "pg-ceiling"; "events_per_s"; "≥ 0.6×"; "ratio>="; "events/s"),
+  row("ingest without any consumer (events only, no deliveries)"; "ingest-alone"; "events_per_s"; "pg-ceiling"; "events_per_s"; null; null; "events/s"),
   row("ingest vs the HTTP ceiling"; "ingest"; "events_per_s"; "http-ceiling"; "per_s"; null; null; "events/s"),
   row("ingest latency p50 (202 after COMMIT)"; "ingest"; "p50_ms"; null; null; null; null; "ms"),
   row("ingest latency p99"; "ingest"; "p99_ms"; null; null; null; null; "ms"),
@@ -111,6 +112,8 @@ the way.
   send → receipt latency. Then ProjectSignal again at half the rate it reached, for the latency
   target.
 - **ws-idle**: K authenticated, subscribed, idle connections; the daemon's RSS growth divided by K.
+
+$(cat "$(dirname "$0")/limits.md")
 
 Reproduce: \`scripts/bench\` (RUNS=3 by default; \`RUNS=1 scripts/bench --quick\` checks the tool in a
 minute or two without rewriting this file).

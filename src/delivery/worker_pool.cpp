@@ -35,7 +35,7 @@ struct delivery_context {
 };
 
 std::optional<delivery_context> load_context(pqxx::connection& c, const std::string& delivery_id) {
-  pqxx::read_transaction w(c);
+  pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
   const auto r = w.exec_params(
       "SELECT d.project_id, d.consumer_id, d.status, d.attempts, e.id, e.envelope, c.kind, c.url,"
       " c.headers::text, c.template::text, c.settings::text, c.status, c.secret,"

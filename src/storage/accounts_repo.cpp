@@ -68,7 +68,7 @@ awaitable<bool> accounts_repo::create_session(std::string account_id, std::strin
 
 awaitable<std::optional<account>> accounts_repo::find_by_session(std::string token_hash) {
   return pool_.run([token_hash = std::move(token_hash)](pqxx::connection& c) {
-    pqxx::read_transaction w(c);
+    pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
     static const std::string sql = "SELECT a.id, a.email, a.password_hash, " +
                                    pg::ts("a.created_at") +
                                    " FROM sessions s JOIN accounts a ON a.id = s.account_id"

@@ -70,7 +70,7 @@ awaitable<std::optional<api_key>> keys_repo::revoke(std::string project_id, std:
 
 awaitable<std::optional<api_key>> keys_repo::find_active_by_prefix(std::string prefix) {
   return pool_.run([prefix = std::move(prefix)](pqxx::connection& c) {
-    pqxx::read_transaction w(c);
+    pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
     return first(w.exec_params(
         "SELECT " + columns() + " FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL", prefix));
   });

@@ -48,7 +48,7 @@ awaitable<project> projects_repo::create(project p) {
 
 awaitable<std::optional<project>> projects_repo::find(std::string id) {
   return pool_.run([id = std::move(id)](pqxx::connection& c) {
-    pqxx::read_transaction w(c);
+    pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
     return first(w.exec_params("SELECT " + columns() + " FROM projects WHERE id = $1", id));
   });
 }
