@@ -34,7 +34,7 @@ struct ws_fleet::impl {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<std::thread> threads;
-  std::atomic<std::size_t> ready{0}, closed{0}, started{0};
+  std::atomic<std::size_t> ready{0}, closed{0};
   std::atomic<std::uint64_t> received{0};
   std::atomic<bool> stopping{false};
   std::atomic<clock::rep> reset_at{0}, last_receipt{0};

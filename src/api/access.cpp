@@ -40,7 +40,12 @@ awaitable<access> authenticate(api_context& ctx, const http::request& req) {
   if (token.rfind("psk_", 0) == 0) {
     const auto prefix = domain::api_key_prefix(token);
     if (prefix) {
-      auto key = co_await ctx.repos.keys.find_active_by_prefix(*prefix);
+      std::optional<storage::api_key> key;
+      if (ctx.credentials) key = ctx.credentials->key(*prefix);
+      if (!key) {
+        key = co_await ctx.repos.keys.find_active_by_prefix(*prefix);
+        if (key && ctx.credentials) ctx.credentials->put_key(*prefix, *key);
+      }
       // Compare hashes in constant time: the prefix lookup must not become a timing oracle.
       if (key && common::constant_time_equal(domain::hash_api_key(token), key->key_hash)) {
         principal p{principal::kind::api_key};
@@ -83,7 +88,12 @@ awaitable<access> project_access(api_context& ctx, const http::request& req,
                        "the API key lacks the '" + std::string(key_scope) + "' scope");
     }
   }
-  auto project = co_await ctx.repos.projects.find(project_id);
+  std::optional<storage::project> project;
+  if (ctx.credentials) project = ctx.credentials->project(project_id);
+  if (!project) {
+    project = co_await ctx.repos.projects.find(project_id);
+    if (project && ctx.credentials) ctx.credentials->put_project(*project);
+  }
   if (!project) co_return missing();
   if (who.type == principal::kind::account && project->account_id != who.account_id) {
     co_return missing();

@@ -173,7 +173,7 @@ awaitable<http::response> create_consumer(api_context& ctx, http::request& req) 
   c.project_id = a.project->id;
   c.secret = domain::generate_webhook_secret();
   auto created = co_await ctx.repos.consumers.create(std::move(c));
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::json_response(201, consumer_json(created, true));
 }
 
@@ -211,7 +211,7 @@ awaitable<http::response> update_consumer(api_context& ctx, http::request& req) 
   if (!v.ok()) co_return v.error(req);
   auto updated = co_await ctx.repos.consumers.update(std::move(*c));
   if (!updated) co_return not_found(req, "consumer");
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::json_response(200, consumer_json(*updated, true));
 }
 
@@ -221,7 +221,7 @@ awaitable<http::response> delete_consumer(api_context& ctx, http::request& req) 
   if (!consumer_id_ok(req) || !co_await ctx.repos.consumers.remove(a.project->id, req.param("consumer"))) {
     co_return not_found(req, "consumer");
   }
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::empty_response(204);
 }
 
@@ -245,7 +245,7 @@ awaitable<http::response> set_status(api_context& ctx, http::request& req, bool 
   auto c = co_await ctx.repos.consumers.set_status(a.project->id, req.param("consumer"),
                                                    enable ? "enabled" : "disabled", reason);
   if (!c) co_return not_found(req, "consumer");
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::json_response(200, consumer_json(*c, false));
 }
 

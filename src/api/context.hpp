@@ -10,6 +10,7 @@
 
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
+#include "api/auth_cache.hpp"
 #include "psig/storage/repositories.hpp"
 
 namespace psig::delivery {
@@ -44,8 +45,11 @@ struct api_context {
   common::metrics_registry& metrics;
   std::vector<health_check> health;
   delivery::ingest_batcher* ingest = nullptr;
-  // A project's consumers or subscriptions changed: drop its routing caches on every node.
-  std::function<void(const std::string& project_id)> routes_changed = [](const std::string&) {};
+  // A project's keys, settings, consumers or subscriptions changed: drop what is cached of it
+  // (routes, credentials) on every node.
+  std::function<void(const std::string& project_id)> project_changed = [](const std::string&) {};
+  // API keys and projects read recently (none: every request reads PostgreSQL).
+  auth_cache* credentials = nullptr;
   // New outbox rows are due now (a manual retry): let the relay look at once.
   std::function<void()> wake_relay = [] {};
   // The distinct users online in a project (nullopt: presence unavailable).

@@ -73,6 +73,7 @@ awaitable<http::response> revoke_key(api_context& ctx, http::request& req) {
   // Keys are checked against the database on every request: revocation takes effect at once.
   auto revoked = co_await ctx.repos.keys.revoke(a.project->id, key_id);
   if (!revoked) co_return not_found(req, "key");
+  ctx.project_changed(a.project->id);  // the key stops working on every node at once
   co_return http::empty_response(204);
 }
 

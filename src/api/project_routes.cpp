@@ -111,6 +111,7 @@ awaitable<http::response> update_project(api_context& ctx, http::request& req) {
   read_project_fields(v, *body, p, false);
   if (!v.ok()) co_return v.error(req);
   auto updated = co_await ctx.repos.projects.update(std::move(p));
+  if (updated) ctx.project_changed(updated->id);  // new settings (rate limits, caps) everywhere
   if (!updated) co_return not_found(req, "project");
   co_return http::json_response(200, project_json(*updated, true));
 }
@@ -119,7 +120,7 @@ awaitable<http::response> delete_project(api_context& ctx, http::request& req) {
   auto a = co_await project_access(ctx, req, "manage", true);
   if (!a.ok()) co_return a.error;
   if (!co_await ctx.repos.projects.remove(a.project->id)) co_return not_found(req, "project");
-  ctx.routes_changed(a.project->id);  // frees its routing cache here and on the other nodes
+  ctx.project_changed(a.project->id);  // frees its cached routes and credentials on every node
   co_return http::empty_response(204);
 }
 

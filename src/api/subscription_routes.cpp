@@ -54,7 +54,7 @@ awaitable<http::response> create_subscription(api_context& ctx, http::request& r
                                    "consumer_id: no such consumer in this project",
                                    {{{"field", "consumer_id"}, {"message", "no such consumer in this project"}}});
   }
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::json_response(201, subscription_json(*created));
 }
 
@@ -90,7 +90,7 @@ awaitable<http::response> delete_subscription(api_context& ctx, http::request& r
   if (!common::is_valid_id("sub", id) || !co_await ctx.repos.subscriptions.remove(a.project->id, id)) {
     co_return not_found(req, "subscription");
   }
-  ctx.routes_changed(a.project->id);
+  ctx.project_changed(a.project->id);
   co_return http::empty_response(204);
 }
 

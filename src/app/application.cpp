@@ -56,12 +56,18 @@ struct application::parts {
         pg(c.database_url, static_cast<std::size_t>(c.database_pool_size)),
         repos(pg),
         // Invalidations sent while we were away are lost: forget every project's routes.
-        nats(c.nats_url, "projectsignal-" + c.node_id, [this] { routes.clear(); }),
+        nats(c.nats_url, "projectsignal-" + c.node_id, [this] {
+          routes.clear();
+          credentials.clear();
+        }),
         redis(*cache::parse_redis_url(c.redis_url)),
         js(nats, bus::stream_settings{bus::nats_names(c.nats_namespace),
                                       std::chrono::seconds(c.jetstream_ack_wait_seconds)}),
         control(nats, bus::nats_names(c.nats_namespace),
-                [this](const std::string& project) { routes.invalidate(project); }),
+                [this](const std::string& project) {
+                  routes.invalidate(project);
+                  credentials.forget_project(project);
+                }),
         relay(ioc, pg, js, c.node_id, metrics,
               delivery::relay_settings{bus::nats_names(c.nats_namespace), 500, c.relay_poll,
                                        std::chrono::seconds(30),
@@ -71,7 +77,7 @@ struct application::parts {
         ingest(pg, routes, metrics, [this] { relay.wake(); }),
         http_client(ioc, delivery::http_client_options{allow_list(c)}),
         writer(pg, c.node_id, std::chrono::hours(c.consumer_disable_after_hours),
-               [this](const std::string& project) { routes_changed(project); }),
+               [this](const std::string& project) { project_changed(project); }),
         workers(ioc, blocking, pg, js, http_client, writer, metrics,
                 delivery::worker_settings{static_cast<std::size_t>(c.delivery_concurrency), 10,
                                           std::chrono::milliseconds(15'000), c.retry_schedule,
@@ -99,6 +105,7 @@ struct application::parts {
   cache::redis_client redis;
   bus::jetstream js;
   delivery::routing_cache routes;
+  api::auth_cache credentials;
   bus::control_channel control;
   delivery::relay relay;
   delivery::ingest_batcher ingest;
@@ -119,9 +126,11 @@ struct application::parts {
     return common::offload(blocking, std::move(take));
   }
 
-  // A project's consumers or subscriptions changed: drop its routing caches on every node.
-  void routes_changed(const std::string& project) {
+  // A project's keys, settings, consumers or subscriptions changed: drop what is cached of it
+  // on every node.
+  void project_changed(const std::string& project) {
     routes.invalidate(project);
+    credentials.forget_project(project);
     asio::post(blocking, [this, project] { control.publish_routes_changed(project); });
   }
 };
@@ -208,7 +217,8 @@ void application::wire_api() {
   auto& p = *parts_;
   p.api.ingest = &p.ingest;
   p.api.wake_relay = [&p] { p.relay.wake(); };
-  p.api.routes_changed = [&p](const std::string& project) { p.routes_changed(project); };
+  p.api.project_changed = [&p](const std::string& project) { p.project_changed(project); };
+  p.api.credentials = &p.credentials;
   p.api.online_users = [&p](const std::string& project) { return p.gateway.online_users(project); };
   const int rate = cfg_.ingest_rate_per_second, burst = cfg_.ingest_burst;
   p.api.admit = [&p, rate, burst](const storage::project& project, std::size_t n) {

@@ -2,6 +2,7 @@
 // node A receives an event POSTed to node B, ephemeral publishes and join/leave notices cross
 // nodes, and presence lists the users of both.
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -55,6 +56,28 @@ TEST(WebsocketCluster, EventsEphemeralsJoinsAndPresenceCrossNodes) {
   }
   const json over_ws = ws_request(ann, {{"id", 10}, {"presence", json::object()}});
   EXPECT_EQ(over_ws["presence"]["users"], both) << over_ws;
+}
+
+// Each node caches API keys and projects for a few seconds; a revocation on one node must still
+// stop the key on the other at once (invalidated over psig.ctl), not when the cache expires.
+TEST(Cluster, KeyRevokedOnOneNodeStopsOnTheOther) {
+  test::daemon_process a(pipeline_daemon({{"PSIG_NODE_ID", "node-a"}}));
+  test::daemon_process b(pipeline_daemon({{"PSIG_NODE_ID", "node-b"}, {"PSIG_DATABASE_URL", a.database_url()}}));
+  http_client admin(a.port());
+  admin.set_token(a.admin_token());
+  const std::string project_id = id_of(create_project(admin, "revoke"));
+  const json key = create_key(admin, project_id, {"events:read"});
+  http_client on_b(b.port());
+  on_b.set_token(key.at("key").get<std::string>());
+  const std::string path = project_path(project_id) + "/events";
+  ASSERT_EQ(on_b.get(path).status, 200) << "node B has now cached the key";
+  ASSERT_EQ(admin.del(project_path(project_id) + "/keys/" + id_of(key)).status, 204);
+  int status = 0;
+  const auto deadline = steady_clock::now() + 1s;  // well inside the cache's 5 s
+  while ((status = on_b.get(path).status) == 200 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(status, 401) << "node B still accepts a key revoked on node A";
 }
 
 }  // namespace
