@@ -67,16 +67,18 @@ class receipts {
     if (t) latency_.record(now - *t);
     if (seq && static_cast<std::size_t>(*seq) < seen_.size()) {
       if (seen_[static_cast<std::size_t>(*seq)]++ > 0) ++duplicates_;
+      else ++distinct_;
     }
   }
-  std::uint64_t count() const {
+  // Distinct events received: duplicates (at-least-once redeliveries) do not count.
+  std::uint64_t distinct() const {
     std::lock_guard lock(mutex_);
-    return count_;
+    return distinct_;
   }
   bool wait_for(std::uint64_t n, std::chrono::milliseconds timeout) const {
     const auto deadline = clock::now() + timeout;
-    while (count() < n && clock::now() < deadline) std::this_thread::sleep_for(5ms);
-    return count() >= n;
+    while (distinct() < n && clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    return distinct() >= n;
   }
   json summary(std::uint64_t sent) const {
     std::lock_guard lock(mutex_);
@@ -97,7 +99,7 @@ class receipts {
  private:
   mutable std::mutex mutex_;
   std::vector<std::uint32_t> seen_;
-  std::uint64_t count_ = 0, duplicates_ = 0;
+  std::uint64_t count_ = 0, duplicates_ = 0, distinct_ = 0;
   clock::time_point first_, last_;
   histogram latency_;
 };
