@@ -116,6 +116,13 @@ bench_project webhook_project(const bench_api& b, const std::string& name, const
 }
 
 // The value of the metric line that starts with `series` ("name{labels}"), 0 when absent.
+// Aims `cfg` at POST …/events of `p`: every request one timed event of `type`.
+void aim_at_events(http_load_config& cfg, const bench_project& p, const std::string& type, std::size_t size) {
+  cfg.path = "/v1/projects/" + p.id + "/events";
+  cfg.token = p.key;
+  cfg.body = [type, size](std::uint64_t seq) { return event_body(type, seq, size); };
+}
+
 double metric_value(const endpoint& api, const std::string& series) {
   const auto text = http_get(api, "/metrics");
   const auto at = text.find("\n" + series + " ");
@@ -195,9 +202,7 @@ json run_ingest(options& o) {
   const auto p = with_consumer ? webhook_project(b, "bench-ingest", receiver.url())
                                : make_bench_project(b.api, b.admin_token, "bench-ingest-alone");
   const project_cleanup cleanup(b.api, b.admin_token, p.id);
-  cfg.path = "/v1/projects/" + p.id + "/events";
-  cfg.token = p.key;
-  cfg.body = [size](std::uint64_t seq) { return event_body("bench.ingest", seq, size); };
+  aim_at_events(cfg, p, "bench.ingest", size);
   const auto r = run_http_load(cfg);
   std::cerr << "ingest: " << r.ok << " events accepted in " << r.seconds << " s, " << r.errors << " errors\n";
   json j = load_json(r);
@@ -221,9 +226,7 @@ json run_e2e(options& o) {
   sink receiver("127.0.0.1", 0, 1, 204, [&got](std::string_view body) { got.on_body(body); });
   const auto p = webhook_project(b, "bench-e2e", receiver.url());
   const project_cleanup cleanup(b.api, b.admin_token, p.id);
-  cfg.path = "/v1/projects/" + p.id + "/events";
-  cfg.token = p.key;
-  cfg.body = [size](std::uint64_t seq) { return event_body("bench.e2e", seq, size); };
+  aim_at_events(cfg, p, "bench.e2e", size);
   const auto r = run_http_load(cfg);
   got.wait_for(r.ok, wait);
   json j = got.summary(r.ok);

@@ -131,7 +131,7 @@ struct application::parts {
   void project_changed(const std::string& project) {
     routes.invalidate(project);
     credentials.forget_project(project);
-    asio::post(blocking, [this, project] { control.publish_routes_changed(project); });
+    asio::post(blocking, [this, project] { control.publish_project_changed(project); });
   }
 };
 

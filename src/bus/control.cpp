@@ -16,11 +16,11 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
 }  // namespace
 
 control_channel::control_channel(nats_client& client, const nats_names& names,
-                                 std::function<void(const std::string&)> on_routes_changed)
-    : client_(client), subject_(names.ctl_routes), on_routes_changed_(std::move(on_routes_changed)) {
+                                 std::function<void(const std::string&)> on_project_changed)
+    : client_(client), subject_(names.ctl_routes), on_project_changed_(std::move(on_project_changed)) {
   if (client_.connection() == nullptr) return;
   if (natsConnection_Subscribe(&sub_, client_.connection(), subject_.c_str(), on_message,
-                               &on_routes_changed_) != NATS_OK) {
+                               &on_project_changed_) != NATS_OK) {
     spdlog::error("cannot subscribe to {}: other nodes' changes will reach this node late", subject_);
     sub_ = nullptr;
   }
@@ -33,7 +33,7 @@ control_channel::~control_channel() {
   }
 }
 
-void control_channel::publish_routes_changed(const std::string& project_id) {
+void control_channel::publish_project_changed(const std::string& project_id) {
   if (client_.connection() == nullptr) return;
   natsConnection_Publish(client_.connection(), subject_.c_str(), project_id.data(),
                          static_cast<int>(project_id.size()));

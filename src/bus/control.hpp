@@ -1,6 +1,7 @@
 #pragma once
 // Cache invalidation across nodes over core NATS (DESIGN §5): "psig.ctl.routes" carries the id
-// of a project whose consumers or subscriptions changed.
+// of a project whose keys, settings, consumers or subscriptions changed; every node drops what
+// it caches of it (routes, credentials).
 #include <functional>
 #include <string>
 
@@ -13,17 +14,17 @@ namespace psig::bus {
 
 class control_channel {
  public:
-  // `on_routes_changed` runs on a nats.c thread: it must be thread-safe and quick.
+  // `on_project_changed` runs on a nats.c thread: it must be thread-safe and quick.
   control_channel(nats_client& client, const nats_names& names,
-                  std::function<void(const std::string&)> on_routes_changed);
+                  std::function<void(const std::string&)> on_project_changed);
   ~control_channel();
   // Non-blocking as far as nats.c allows (a buffered publish): call from the blocking pool.
-  void publish_routes_changed(const std::string& project_id);
+  void publish_project_changed(const std::string& project_id);
 
  private:
   nats_client& client_;
   std::string subject_;
-  std::function<void(const std::string&)> on_routes_changed_;
+  std::function<void(const std::string&)> on_project_changed_;
   natsSubscription* sub_ = nullptr;
 };
 

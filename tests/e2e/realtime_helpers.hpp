@@ -18,6 +18,14 @@ namespace psig::e2e::pipeline {
 
 using test::ws_client;
 
+// The project's realtime app: a websocket consumer "app" whose stream gets the events matching
+// `pattern`. Returns the consumer's id.
+inline std::string make_realtime_app(project& p, const std::string& pattern) {
+  const json app = create_consumer(p.c(), p.id, {{"name", "app"}, {"kind", "websocket"}});
+  create_subscription(p.c(), p.id, id_of(app), pattern);
+  return id_of(app);
+}
+
 // A client token for `user` from POST …/ws-tokens.
 inline std::string ws_token(project& p, const std::string& user, const json& patterns,
                             const json& publish = json::array(), int ttl = 600) {

@@ -14,6 +14,7 @@
 
 #include "e2e/e2e_helpers.hpp"
 #include "e2e/pipeline_helpers.hpp"
+#include "e2e/realtime_helpers.hpp"
 #include "support/child_process.hpp"
 #include "support/daemon.hpp"
 
@@ -51,8 +52,7 @@ TEST_F(RealtimeJsExample, NodeClientReconnectsAndRecoversExactlyTheMissedEvents)
 
   // As the script expects: one websocket consumer (so ws-tokens need not name it), fed chat.>.
   project p = make_project(daemon(), "js-example");
-  const json app = create_consumer(p.c(), p.id, {{"name", "app"}, {"kind", "websocket"}});
-  create_subscription(p.c(), p.id, id_of(app), "chat.>");
+  make_realtime_app(p, "chat.>");
 
   // The script gives up by itself after 30 s; 60 s covers a slow start of node under load.
   const child_result r = run_child({node, script.string()},

@@ -17,8 +17,7 @@ TEST(WebsocketCluster, EventsEphemeralsJoinsAndPresenceCrossNodes) {
   ASSERT_TRUE(a.running() && b.running());
 
   project on_a = make_project(a, "cluster");
-  const json app = create_consumer(on_a.c(), on_a.id, {{"name", "app"}, {"kind", "websocket"}});
-  create_subscription(on_a.c(), on_a.id, id_of(app), "chat.>");
+  make_realtime_app(on_a, "chat.>");
   // The same project, driven through node B.
   project on_b;
   on_b.id = on_a.id;

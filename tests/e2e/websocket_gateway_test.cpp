@@ -13,12 +13,11 @@
 #include "psig/domain/client_token.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "e2e/realtime_helpers.hpp"
 #include "support/ws_client.hpp"
 
 namespace psig::e2e::pipeline {
 namespace {
-
-using test::ws_client;
 
 class WebsocketGateway : public ::testing::Test {
  protected:
@@ -30,9 +29,7 @@ class WebsocketGateway : public ::testing::Test {
     http_client admin(daemon_->port());
     admin.set_token(daemon_->admin_token());
     secret_ = expect_status(admin.get(p_.base), 200, "GET project").at("realtime_secret").get<std::string>();
-    const json c = create_consumer(p_.c(), p_.id, {{"name", "app"}, {"kind", "websocket"}});
-    consumer_ = id_of(c);
-    create_subscription(p_.c(), p_.id, consumer_, "chat.>");
+    consumer_ = make_realtime_app(p_, "chat.>");
   }
   std::string token(const json& patterns, int ttl = 600) {
     return expect_status(p_.c().post(p_.base + "/ws-tokens",
@@ -41,12 +38,7 @@ class WebsocketGateway : public ::testing::Test {
         .at("token")
         .get<std::string>();
   }
-  json request(ws_client& ws, const json& msg) {
-    ws.send(msg);
-    auto reply = ws.receive();
-    EXPECT_TRUE(reply.has_value()) << "no reply to " << msg << ", close " << ws.close_code().value_or(0);
-    return reply.value_or(json());
-  }
+  json request(ws_client& ws, const json& msg) { return ws_request(ws, msg); }
   std::uint16_t port() const { return daemon_->port(); }
 
   inline static std::unique_ptr<test::daemon_process> daemon_;

@@ -17,8 +17,7 @@ class WebsocketPublish : public pipeline_suite<WebsocketPublish> {
   void SetUp() override {
     pipeline_suite::SetUp();
     p_ = make_project(daemon(), "chat");
-    const json app = create_consumer(p_.c(), p_.id, {{"name", "app"}, {"kind", "websocket"}});
-    create_subscription(p_.c(), p_.id, id_of(app), "chat.>");
+    make_realtime_app(p_, "chat.>");
     hook_ = make_webhook(p_, "archive", rx_.url());
     create_subscription(p_.c(), p_.id, hook_.id, "chat.message.*");
   }

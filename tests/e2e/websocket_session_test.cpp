@@ -19,8 +19,7 @@ class WebsocketSession : public pipeline_suite<WebsocketSession> {
   void SetUp() override {
     pipeline_suite::SetUp();
     p_ = make_project(daemon(), "sessions");
-    const json app = create_consumer(p_.c(), p_.id, {{"name", "app"}, {"kind", "websocket"}});
-    create_subscription(p_.c(), p_.id, id_of(app), "chat.>");
+    make_realtime_app(p_, "chat.>");
   }
   std::uint16_t port() { return daemon().port(); }
   project p_;
@@ -127,8 +126,7 @@ class WebsocketSlowConsumer : public pipeline_suite<WebsocketSlowConsumer> {
 
 TEST_F(WebsocketSlowConsumer, IsClosedWith4008AndMemoryStaysBounded) {
   project p = make_project(daemon(), "slow");
-  const json app = create_consumer(p.c(), p.id, {{"name", "app"}, {"kind", "websocket"}});
-  create_subscription(p.c(), p.id, id_of(app), "bulk.>");
+  make_realtime_app(p, "bulk.>");
   const std::string t = ws_token(p, "u1", {"bulk.>"});
   ws_client slow(daemon().port()), fast(daemon().port());
   ws_open(slow, t, {"bulk.>"});
