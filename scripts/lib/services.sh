@@ -179,6 +179,9 @@ psig_pg_start() {
     opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     opts+=" -c max_connections=200"
   fi
+  # PSIG_PG_EXTRA_OPTS: more server options, say for profiling
+  # (-c shared_preload_libraries=pg_stat_statements).
+  opts+=" ${PSIG_PG_EXTRA_OPTS:-}"
   psig_log "starting PostgreSQL on 127.0.0.1:${port}"
   if ! psig_pg_as_owner "${pgroot}" "${bindir}/pg_ctl" start -D "${data}" -l "${log}" \
     -w -t "${PSIG_WAIT_SECS}" -o "${opts}" >"${dir}/pg_ctl.log" 2>&1; then

@@ -221,6 +221,9 @@ const std::vector<option>& options() {
               "default cap on a project's WebSocket sessions across all nodes (settings.max_ws_connections "
               "overrides it)",
               1, 10'000'000, [](config& c, long long n) { c.ws_max_connections_per_project = static_cast<int>(n); }),
+      int_opt("ws_ping_seconds", "PSIG_WS_PING_SECONDS",
+              "how often a WebSocket session is pinged; one unanswered ping closes it (4012)", 1, 60,
+              [](config& c, long long n) { c.ws_ping_seconds = static_cast<int>(n); }),
       {{"ssrf_allow", "PSIG_SSRF_ALLOW",
         "CIDRs the delivery client may reach despite the SSRF guard (comma-separated in the variable)"},
        kind::string_list,

@@ -40,7 +40,8 @@ struct config {
   int delivery_lease_seconds = 300;
   int jetstream_ack_wait_seconds = 120;
   int retention_sweep_seconds = 60;
-  int ws_max_connections_per_project = 10'000;  // on all nodes, unless the project's settings say  // above the longest attempt (60 s)
+  int ws_max_connections_per_project = 10'000;  // on all nodes, unless the project's settings say
+  int ws_ping_seconds = 25;
 };
 
 using env_lookup = std::function<const char*(const char*)>;

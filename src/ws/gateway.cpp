@@ -13,8 +13,6 @@ std::string key_of(const std::string& project, const std::string& consumer) {
   return project + "/" + consumer;
 }
 
-awaitable<bool> admitted() { co_return true; }
-
 }  // namespace
 
 gateway::gateway(storage::repositories& repos, common::metrics_registry& metrics,
@@ -33,13 +31,13 @@ awaitable<std::optional<std::vector<bus::ws_event>>> gateway::history(
   return common::offload(blocking_, std::move(read));
 }
 
-// A session counts as online for two ping intervals and a half without a refresh.
-constexpr std::chrono::seconds presence_ttl{65};
+// A session counts as online for two ping intervals and a half (and a little) without a refresh.
+std::chrono::seconds presence_ttl(std::chrono::seconds ping) { return ping * 5 / 2 + std::chrono::seconds(3); }
 
 void gateway::mark_online(const std::string& project, const std::string& session,
                           const std::string& user) {
   asio::post(blocking_, [this, project, session, user] {
-    redis_.presence_touch(project, session, user, presence_ttl);
+    redis_.presence_touch(project, session, user, presence_ttl(links_.ping_interval));
   });
 }
 
@@ -132,7 +130,7 @@ awaitable<std::optional<bool>> gateway::admit_session(std::string project, std::
                                                       std::string user, int cap) {
   auto admit = [this, project = std::move(project), session = std::move(session),
                 user = std::move(user), cap] {
-    return redis_.presence_admit(project, session, user, presence_ttl, cap);
+    return redis_.presence_admit(project, session, user, presence_ttl(links_.ping_interval), cap);
   };
   return common::offload(blocking_, std::move(admit));
 }
@@ -145,9 +143,14 @@ int gateway::max_connections(const storage::project& p) const {
   return links_.max_connections_per_project;
 }
 
-awaitable<bool> gateway::admit_publish(const storage::project& p) {
-  if (!links_.admit) return admitted();
-  return links_.admit(p);
+awaitable<bool> gateway::admit_publish(std::string project_id, nlohmann::json settings) {
+  if (!links_.admit) co_return true;
+  // The rate limit reads only the project's id and settings.
+  storage::project p;
+  p.id = std::move(project_id);
+  p.settings = std::move(settings);
+  auto admit = links_.admit(p);
+  co_return co_await std::move(admit);
 }
 
 awaitable<std::vector<delivery::ingest_result>> gateway::ingest(std::vector<delivery::ingest_item> items) {

@@ -4,6 +4,7 @@
 // each event to its local sessions of that (project, consumer) whose patterns match, building
 // each push frame once per (event, pattern).
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <cstdint>
@@ -38,6 +39,7 @@ struct gateway_links {
   std::function<awaitable<bool>(const storage::project&)> admit;
   bus::realtime_channel* channel = nullptr;
   int max_connections_per_project = 10'000;  // unless the project's max_ws_connections says
+  std::chrono::seconds ping_interval{25};
 };
 
 class gateway {
@@ -47,6 +49,7 @@ class gateway {
   ~gateway();
 
   void link(gateway_links links) { links_ = std::move(links); }
+  std::chrono::seconds ping_interval() const { return links_.ping_interval; }
   void accept(std::unique_ptr<http::upgrade_request> up);
   // From the realtime stream (durable events) or core NATS (ephemeral ones), on any thread.
   void publish(bus::ws_event e);
@@ -75,7 +78,7 @@ class gateway {
                                                std::string user, int cap);
   int max_connections(const storage::project& p) const;
   // Client publishes: the project's rate limit, the ingest path, and the ephemeral fan-out.
-  awaitable<bool> admit_publish(const storage::project& p);
+  awaitable<bool> admit_publish(std::string project_id, nlohmann::json settings);
   awaitable<std::vector<delivery::ingest_result>> ingest(std::vector<delivery::ingest_item> items);
   void publish_ephemeral(bus::ws_event e);
   void announce(bus::join_notice n);

@@ -52,19 +52,17 @@ std::shared_ptr<const std::string> shared_event::frame_for(const std::string& pa
 
 session::session(gateway& g, std::unique_ptr<http::upgrade_request> up)
     : gateway_(g),
-      ws_(std::move(up->stream)),
-      upgrade_(std::move(up->request)),
-      remote_(std::move(up->remote)),
-      ping_timer_(ws_.get_executor()),
-      deadline_timer_(ws_.get_executor()),
+      ws_(up->stream.release_socket()),
+      upgrade_(std::move(up)),
+      timer_(ws_.get_executor()),
       id_(common::new_id("ses")) {}
 
 session::~session() {
   if (connected_) {
-    gateway_.mark_offline(project_.id, id_);
+    gateway_.mark_offline(project_id_, id_);
     for (const auto& pattern : subscriptions_) announce(false, pattern);
   }
-  gateway_.forget(this, project_.id, consumer_id_);
+  gateway_.forget(this, project_id_, consumer_id_);
 }
 
 void session::start() {
@@ -101,7 +99,7 @@ void session::notify(std::shared_ptr<const bus::join_notice> n) {
 }
 
 void session::announce(bool join, const std::string& pattern) {
-  gateway_.announce(bus::join_notice{project_.id, consumer_id_, join, pattern, user_, id_});
+  gateway_.announce(bus::join_notice{project_id_, consumer_id_, join, pattern, user_, id_});
 }
 
 void session::close(close_code code, std::string reason) {
@@ -115,8 +113,7 @@ void session::close_on_strand(close_code code, std::string reason) {
   closing_ = {code, std::move(reason)};
   queue_.clear();
   queued_bytes_ = 0;
-  ping_timer_.cancel();
-  deadline_timer_.cancel();
+  timer_.cancel();
   if (!writing_) {
     writing_ = true;
     asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
@@ -144,15 +141,19 @@ void session::send(std::shared_ptr<const std::string> frame) {
 void session::send_json(const json& j) { send(std::make_shared<const std::string>(dump(j))); }
 
 awaitable<void> session::write_loop() {
+  // Frames are taken in batches, in order; a close drops what is left of the batch too.
   while (!queue_.empty() && !closed_) {
-    auto frame = std::move(queue_.front());
-    queue_.pop_front();
-    ws_.text(true);
-    auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
-    queued_bytes_ -= std::min(queued_bytes_, frame->size());
-    if (ec) {
-      closed_ = true;
-      break;
+    auto batch = std::move(queue_);
+    queue_.clear();
+    for (const auto& frame : batch) {
+      if (closing_ || closed_) break;
+      ws_.text(true);
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
+      queued_bytes_ -= std::min(queued_bytes_, frame->size());
+      if (ec) {
+        closed_ = true;
+        break;
+      }
     }
   }
   if (closing_ && !closed_) {
@@ -176,24 +177,26 @@ awaitable<void> session::run() {
   ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
                                                  websocket::stream_base::none(), false});
   ws_.read_message_max(max_frame_bytes);
-  auto [aec] = co_await ws_.async_accept(upgrade_, use_tuple);
+  auto [aec] = co_await ws_.async_accept(upgrade_->request, use_tuple);
+  upgrade_.reset();
   if (aec) co_return;
   gateway_.metrics().get_counter("psig_ws_connections_total", "WebSocket connections accepted").inc();
+  accepted_at_ = steady::now();
+  arm_timer();  // no connect within the deadline: the socket is closed
 
-  // No connect within the deadline: the socket is closed (and a token's expiry reuses the timer).
-  deadline_timer_.expires_after(connect_deadline);
-  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec && !self->connected_) self->close_on_strand(close_code::bad_request, "connect first");
-  });
-
+  // Read in small pieces into a buffer given back after every message: an idle session holds
+  // read_chunk bytes here, not Beast's default read size (1.5 KiB).
+  constexpr std::size_t read_chunk = 256;
   beast::flat_buffer buffer;
   while (!closed_) {
-    auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+    auto [ec, n] = co_await ws_.async_read_some(buffer, read_chunk, use_tuple);
     if (ec) {
-      break;  // an oversized frame has been answered by Beast with close code 1009 already
+      break;  // an oversized message has been answered by Beast with close code 1009 already
     }
+    if (!ws_.is_message_done()) continue;
     const std::string text = beast::buffers_to_string(buffer.data());
     buffer.consume(buffer.size());
+    buffer.shrink_to_fit();
     if (!common::json_depth_within(text, 32)) {
       close_on_strand(close_code::bad_request, "malformed message");
       break;
@@ -210,8 +213,7 @@ awaitable<void> session::run() {
     co_await handle(msg);
   }
   // The reader is done: let the writer flush a pending close, then the session ends.
-  ping_timer_.cancel();
-  deadline_timer_.cancel();
+  timer_.cancel();
 }
 
 awaitable<void> session::handle(const json& msg) {
@@ -221,10 +223,7 @@ awaitable<void> session::handle(const json& msg) {
       reply_error(id, "already_connected", "this session is connected");
       co_return;
     }
-    if (co_await connect(id, msg["connect"])) {
-      asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->ping_loop(); },
-                     asio::detached);
-    }
+    co_await connect(id, msg["connect"]);
     co_return;
   }
   if (!connected_) {
@@ -232,7 +231,7 @@ awaitable<void> session::handle(const json& msg) {
     co_return;
   }
   if (msg.contains("presence")) {
-    auto users = co_await gateway_.online_users(project_.id);
+    auto users = co_await gateway_.online_users(project_id_);
     if (!users) {
       reply_error(id, "unavailable", "presence is unavailable (Redis)");
     } else {
@@ -267,29 +266,64 @@ awaitable<bool> session::connect(const json& id, const json& args) {
     close_on_strand(close_code::connection_limit, "the project's connection limit is reached");
     co_return false;
   }
-  project_ = std::move(c.project);
+  project_id_ = std::move(c.project.id);
+  project_settings_ = std::move(c.project.settings);
   user_ = std::move(c.user);
   consumer_id_ = std::move(c.consumer_id);
   allowed_ = std::move(c.subscribe);
   publish_allowed_ = std::move(c.publish);
   api_key_ = c.api_key;
   connected_ = true;
-  seen_offset_ = gateway_.attach(project_.id, consumer_id_, shared_from_this());
-  deadline_timer_.cancel();
-  json reply{{"session", id_}, {"user", user_}, {"ping", ping_interval.count()}};
+  seen_offset_ = gateway_.attach(project_id_, consumer_id_, shared_from_this());
+  next_ping_ = steady::now() + gateway_.ping_interval();
+  json reply{{"session", id_}, {"user", user_}, {"ping", gateway_.ping_interval().count()}};
   if (c.expires_at > 0) {
     reply["expires_in"] = std::max<std::int64_t>(0, c.expires_at - unix_now());
     expire_at(c.expires_at);
+  } else {
+    arm_timer();
   }
   send_json({{"id", id}, {"connect", reply}});
   co_return true;
 }
 
 void session::expire_at(std::int64_t unix_seconds) {
-  deadline_timer_.expires_after(std::chrono::seconds(std::max<std::int64_t>(0, unix_seconds - unix_now())));
-  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec) self->close_on_strand(close_code::token_expired, "token expired");
+  expires_ = steady::now() + std::chrono::seconds(std::max<std::int64_t>(0, unix_seconds - unix_now()));
+  arm_timer();
+}
+
+// Re-arming cancels the pending wait (its handler sees operation_aborted and does nothing).
+void session::arm_timer() {
+  if (closing_ || closed_) return;
+  timer_.expires_at(connected_ ? std::min(next_ping_, expires_) : accepted_at_ + connect_deadline);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->on_timer();
   });
+}
+
+void session::on_timer() {
+  if (closing_ || closed_) return;
+  const auto now = steady::now();
+  if (!connected_) {
+    close_on_strand(close_code::bad_request, "connect first");
+    return;
+  }
+  if (now >= expires_) {
+    close_on_strand(close_code::token_expired, "token expired");
+    return;
+  }
+  if (now >= next_ping_) {
+    if (!pong_seen_) {
+      close_on_strand(close_code::no_pong, "no pong");
+      return;
+    }
+    pong_seen_ = false;
+    gateway_.mark_online(project_id_, id_, user_);  // the heartbeat keeps presence alive
+    static const auto ping = std::make_shared<const std::string>("{}");
+    send(ping);
+    next_ping_ = now + gateway_.ping_interval();
+  }
+  arm_timer();
 }
 
 // A fresh token for the same project, user and consumer extends the session (and may narrow
@@ -307,7 +341,7 @@ awaitable<void> session::refresh(const json& id, const json& args) {
     co_return;
   }
   auto& c = std::get<credentials>(checked);
-  if (c.api_key || c.project.id != project_.id || c.user != user_ || c.consumer_id != consumer_id_) {
+  if (c.api_key || c.project.id != project_id_ || c.user != user_ || c.consumer_id != consumer_id_) {
     reply_error(id, "invalid_token", "token: must be a client token for the same project, user and consumer");
     co_return;
   }
@@ -356,7 +390,7 @@ awaitable<void> session::subscribe(const json& id, const json& args) {
   }
   std::erase(join_leave_, pattern);
   if (join_leave.get<bool>()) {
-    if (join_leave_.empty()) gateway_.watch_joins(project_.id, consumer_id_, shared_from_this());
+    if (join_leave_.empty()) gateway_.watch_joins(project_id_, consumer_id_, shared_from_this());
     join_leave_.push_back(pattern);
   }
   if (fresh) announce(true, pattern);
@@ -382,7 +416,7 @@ awaitable<void> session::subscribe(const json& id, const json& args) {
     };
     // Named: no class temporaries inside a co_await expression (g++ 12, see offload.hpp).
     std::function<bool(const bus::ws_event&)> keep_fn = std::move(keep);
-    auto read = gateway_.history(project_.id, consumer_id_, since.get<std::uint64_t>(), to,
+    auto read = gateway_.history(project_id_, consumer_id_, since.get<std::uint64_t>(), to,
                                  std::move(keep_fn));
     missed = co_await std::move(read);
   }
@@ -410,21 +444,6 @@ void session::unsubscribe(const json& id, const json& args) {
   if (std::erase(subscriptions_, pattern) > 0) announce(false, pattern);
   std::erase(join_leave_, pattern);
   send_json({{"id", id}, {"unsubscribe", {{"pattern", pattern}}}});
-}
-
-awaitable<void> session::ping_loop() {
-  while (!closing_ && !closed_) {
-    ping_timer_.expires_after(ping_interval);
-    auto [ec] = co_await ping_timer_.async_wait(use_tuple);
-    if (ec || closing_ || closed_) co_return;
-    if (!pong_seen_) {
-      close_on_strand(close_code::no_pong, "no pong");
-      co_return;
-    }
-    pong_seen_ = false;
-    gateway_.mark_online(project_.id, id_, user_);  // the heartbeat keeps presence alive
-    send(std::make_shared<const std::string>("{}"));
-  }
 }
 
 }  // namespace psig::ws

@@ -86,14 +86,14 @@ awaitable<void> session::publish(const json& id, const json& args) {
                 {{{"field", "type"}, {"message", "outside the token's publish patterns"}}});
     co_return;
   }
-  if (!co_await gateway_.admit_publish(project_)) {
+  if (!co_await gateway_.admit_publish(project_id_, project_settings_)) {
     reply_error(id, "rate_limited", "the project's ingest rate limit is exceeded");
     co_return;
   }
 
   if (ephemeral.get<bool>()) {
     bus::ws_event e;
-    e.project_id = project_.id;
+    e.project_id = project_id_;
     e.consumer_id = consumer_id_;
     e.type = request->type;
     const std::string event_id = common::new_id("evt");
@@ -110,7 +110,7 @@ awaitable<void> session::publish(const json& id, const json& args) {
         "ws:" + common::sha256_hex(user_).substr(0, 16) + ":" + client_id.get<std::string>();
   }
   std::vector<delivery::ingest_item> items;
-  items.push_back(delivery::ingest_item{project_.id, std::move(*request),
+  items.push_back(delivery::ingest_item{project_id_, std::move(*request),
                                         domain::request_fingerprint(*body)});
   auto pending = gateway_.ingest(std::move(items));
   const auto results = co_await std::move(pending);

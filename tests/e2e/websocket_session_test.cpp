@@ -1,5 +1,6 @@
 // The life of a WebSocket session (DESIGN §9): token refresh and expiry, join/leave pushes, the
-// per-project connection cap, and a client that stops reading (4008, bounded memory).
+// per-project connection cap, pings and the connect deadline, and a client that stops reading
+// (4008, bounded memory).
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -111,6 +112,52 @@ TEST_F(WebsocketSession, ConnectionCapClosesWith4503) {
   }
   EXPECT_TRUE(admitted);
   EXPECT_TRUE(daemon().running());
+}
+
+// The session's one timer: the connect deadline, then pings (every second here) and the
+// token's expiry, whichever comes first.
+class WebsocketPing : public pipeline_suite<WebsocketPing> {
+ public:
+  static std::map<std::string, std::string> daemon_env() { return {{"PSIG_WS_PING_SECONDS", "1"}}; }
+};
+
+TEST_F(WebsocketPing, AnsweredPingsKeepTheSessionAndAMissedOneCloses4012) {
+  project p = make_project(daemon(), "ping");
+  make_realtime_app(p, "chat.>");
+  ws_client answers(daemon().port()), silent(daemon().port());
+  const json c = ws_request(answers, {{"id", 1}, {"connect", {{"token", ws_token(p, "u1", {"chat.>"})}}}});
+  ASSERT_TRUE(c.contains("connect")) << c;
+  EXPECT_EQ(c["connect"]["ping"], 1);
+  ASSERT_TRUE(ws_request(silent, {{"id", 1}, {"connect", {{"token", ws_token(p, "u2", {"chat.>"})}}}})
+                  .contains("connect"));
+
+  const auto start = std::chrono::steady_clock::now();
+  int pings = 0;
+  while (std::chrono::steady_clock::now() - start < 4s) {
+    auto m = answers.receive();
+    ASSERT_TRUE(m.has_value()) << "closed " << answers.close_code().value_or(0) << " after " << pings << " pings";
+    if (m->empty()) {
+      ++pings;
+      answers.send(json::object());
+    }
+  }
+  EXPECT_GE(pings, 3);
+  ASSERT_TRUE(ws_request(answers, {{"id", 2}, {"subscribe", {{"pattern", "chat.>"}}}}).contains("subscribe"));
+
+  auto first = silent.receive();  // the first ping, left unanswered
+  ASSERT_TRUE(first.has_value() && first->empty()) << first.value_or(json());
+  EXPECT_FALSE(ws_until(silent, [](const json&) { return false; }, 10).has_value());
+  EXPECT_EQ(silent.close_code(), 4012);
+}
+
+TEST_F(WebsocketPing, NoConnectWithinTenSecondsCloses) {
+  ws_client idle(daemon().port(), 15s);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(idle.receive().has_value());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(idle.close_code(), 4502);
+  EXPECT_GE(waited, 9s);
+  EXPECT_LT(waited, 13s);
 }
 
 // A reader that never reads: its queue passes 1 MiB, it is closed with 4008, and the daemon's
