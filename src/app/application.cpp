@@ -15,6 +15,7 @@
 #include "bus/nats_client.hpp"
 #include "bus/realtime_channel.hpp"
 #include "cache/redis_client.hpp"
+#include "cache/token_leases.hpp"
 #include "delivery/attempt_writer.hpp"
 #include "delivery/http_client.hpp"
 #include "delivery/ingest_batcher.hpp"
@@ -103,6 +104,7 @@ struct application::parts {
   storage::repositories repos;
   bus::nats_client nats;
   cache::redis_client redis;
+  cache::token_leases leases;
   bus::jetstream js;
   delivery::routing_cache routes;
   api::auth_cache credentials;
@@ -117,6 +119,22 @@ struct application::parts {
   api::api_context api;
   http::router router;
   http::server server;
+
+  // A project's ingest rate limit: from this node's lease of the shared bucket when it holds
+  // enough, else one Redis call that also renews the lease.
+  awaitable<api::rate_decision> admit_ingest(std::string key, double rate, double burst, int n) {
+    if (leases.take(key, n)) co_return api::rate_decision{};
+    auto take = [this, key, rate, burst, n] {
+      const auto d = redis.take_tokens(key, rate, std::max(burst, static_cast<double>(n)), n,
+                                       cache::token_leases::ahead_for(rate));
+      // Redis down: ingest goes on (fail open); /readyz reports Redis as degraded.
+      if (!d) return api::rate_decision{};
+      if (d->allowed) leases.add(key, d->ahead);
+      return api::rate_decision{d->allowed, (d->retry_after_ms + 999) / 1000};
+    };
+    auto pending = common::offload(blocking, std::move(take));
+    co_return co_await std::move(pending);
+  }
 
   awaitable<int> consumer_rate_gate(const std::string& consumer, double rate) {
     auto take = [this, key = "psig:rl:consumer:" + consumer, rate] {
@@ -222,15 +240,8 @@ void application::wire_api() {
   p.api.online_users = [&p](const std::string& project) { return p.gateway.online_users(project); };
   const int rate = cfg_.ingest_rate_per_second, burst = cfg_.ingest_burst;
   p.api.admit = [&p, rate, burst](const storage::project& project, std::size_t n) {
-    auto take = [&p, key = "psig:rl:ingest:" + project.id,
-                 r = project_setting(project, "ingest_rate_per_second", rate),
-                 b = project_setting(project, "ingest_burst", burst), n] {
-      const auto d = p.redis.take_tokens(key, r, std::max(b, static_cast<double>(n)), static_cast<int>(n));
-      // Redis down: ingest goes on (fail open); /readyz reports Redis as degraded.
-      if (!d) return api::rate_decision{};
-      return api::rate_decision{d->allowed, (d->retry_after_ms + 999) / 1000};
-    };
-    return common::offload(p.blocking, std::move(take));
+    return p.admit_ingest("psig:rl:ingest:" + project.id, project_setting(project, "ingest_rate_per_second", rate),
+                          project_setting(project, "ingest_burst", burst), static_cast<int>(n));
   };
   p.api.health = {
       {"postgres", true,

@@ -26,6 +26,7 @@ constexpr const char* token_bucket_lua = R"lua(
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
+local ahead = tonumber(ARGV[4] or '0')
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -35,15 +36,17 @@ if tokens == nil then tokens = burst; ts = now end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
 local allowed = 0
 local wait = 0
+local extra = 0
 if tokens >= n then
-  tokens = tokens - n
+  extra = math.max(0, math.min(ahead, math.floor(tokens - n)))
+  tokens = tokens - n - extra
   allowed = 1
 else
   wait = math.ceil((n - tokens) * 1000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return {allowed, wait}
+return {allowed, wait, extra}
 )lua";
 
 }  // namespace
@@ -142,21 +145,22 @@ namespace psig::cache {
 
 std::optional<redis_client::bucket_decision> redis_client::take_tokens(const std::string& key,
                                                                         double rate, double burst,
-                                                                        int n) {
+                                                                        int n, int ahead) {
   std::lock_guard lock(mutex_);
   std::string error;
   if (!ensure_connected(error)) return std::nullopt;
   const std::string rate_s = std::to_string(rate), burst_s = std::to_string(burst),
-                    n_s = std::to_string(n);
+                    n_s = std::to_string(n), ahead_s = std::to_string(ahead);
   const char* argv[] = {"EVAL", token_bucket_lua, "1", key.c_str(), rate_s.c_str(), burst_s.c_str(),
-                        n_s.c_str()};
-  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 7, argv, nullptr))};
+                        n_s.c_str(), ahead_s.c_str()};
+  reply_ptr r{static_cast<redisReply*>(redisCommandArgv(ctx_, 8, argv, nullptr))};
   if (r.r == nullptr) {
     drop();
     return std::nullopt;
   }
-  if (r.r->type != REDIS_REPLY_ARRAY || r.r->elements != 2) return std::nullopt;
-  return bucket_decision{r.r->element[0]->integer == 1, static_cast<int>(r.r->element[1]->integer)};
+  if (r.r->type != REDIS_REPLY_ARRAY || r.r->elements != 3) return std::nullopt;
+  return bucket_decision{r.r->element[0]->integer == 1, static_cast<int>(r.r->element[1]->integer),
+                         static_cast<int>(r.r->element[2]->integer)};
 }
 
 }  // namespace psig::cache

@@ -35,12 +35,13 @@ class redis_client {
   struct bucket_decision {
     bool allowed = true;
     int retry_after_ms = 0;
+    int ahead = 0;  // tokens taken beyond n (for a token_leases), only when allowed
   };
-  // Takes n tokens from the bucket `key` (refilled at `rate` per second up to `burst`), in one
-  // Lua script on the Redis clock so every node shares the bucket. nullopt when Redis cannot
-  // answer: callers fail open.
+  // Takes n tokens from the bucket `key` (refilled at `rate` per second up to `burst`), and up
+  // to `ahead` more when there are, in one Lua script on the Redis clock so every node shares
+  // the bucket. nullopt when Redis cannot answer: callers fail open.
   std::optional<bucket_decision> take_tokens(const std::string& key, double rate, double burst,
-                                             int n);
+                                             int n, int ahead = 0);
 
   // Presence (DESIGN §6): per project a ZSET of session ids scored by their expiry (Unix ms)
   // and a HASH session id -> user. A session is online until its expiry unless refreshed; a dead
