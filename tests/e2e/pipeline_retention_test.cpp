@@ -1,5 +1,6 @@
 // Retention (DESIGN §4): events older than their project's retention_days are deleted, with
-// their deliveries and attempts; younger ones and other projects' stay.
+// their deliveries and attempts; younger ones and other projects' stay. A deleted project
+// leaves none of them behind.
 #include <string>
 #include <thread>
 
@@ -52,6 +53,42 @@ TEST(PipelineRetention, EventsPastRetentionAreDeleted) {
                            new_id)[0]
                 .as<int>(),
             1);
+}
+
+TEST(PipelineRetention, DeletedProjectLeavesNoDeliveriesAttemptsOrOutboxRows) {
+  test::daemon_process d(pipeline_daemon());
+  auto gone = make_project(d, "gone");
+  auto kept = make_project(d, "kept");
+  receiver rx;
+  for (auto* p : {&gone, &kept}) {
+    const hook h = make_webhook(*p, "hook", rx.url());
+    create_subscription(p->c(), p->id, h.id, ">");
+    for (int i = 0; i < 3; ++i) post_event(*p, {{"type", "a.b"}, {"data", i}});
+  }
+  ASSERT_TRUE(rx.wait_for(6, 10s));
+  // One more for `gone`, due later: it is still in the outbox when the project goes.
+  const json later = post_event(gone, {{"type", "a.b"}, {"data", 9}, {"delay", "1h"}});
+  pqxx::connection c(d.database_url());
+  auto count = [&](const std::string& sql, const std::string& arg) {
+    pqxx::read_transaction r(c);
+    return r.exec_params1(sql, arg)[0].as<int>();
+  };
+  const std::string in_outbox = "SELECT count(*) FROM outbox o JOIN deliveries d ON d.id = o.delivery_id"
+                                " WHERE d.event_id = $1";
+  ASSERT_EQ(count(in_outbox, later["id"].get<std::string>()), 1);
+  const int outbox_before = count("SELECT count(*) FROM outbox WHERE $1 <> ''", "all");
+
+  http_client admin(d.port());
+  admin.set_token(d.admin_token());
+  expect_status(admin.del(gone.base), 204, "delete the project");
+  for (const auto* p : {&gone, &kept}) {
+    const int want = p == &gone ? 0 : 3;
+    EXPECT_EQ(count("SELECT count(*) FROM events WHERE project_id = $1", p->id), want) << p->id;
+    EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE project_id = $1", p->id), want) << p->id;
+    EXPECT_EQ(count("SELECT count(*) FROM delivery_attempts WHERE project_id = $1", p->id), want) << p->id;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE $1 <> ''", "all"), outbox_before - 1)
+      << "the scheduled delivery's outbox row went with it";
 }
 
 }  // namespace
