@@ -69,9 +69,8 @@ struct application::parts {
                   routes.invalidate(project);
                   credentials.forget_project(project);
                 }),
-        relay(ioc, pg, js, c.node_id, metrics,
+        relay(ioc, pg, js, metrics,
               delivery::relay_settings{bus::nats_names(c.nats_namespace), 500, c.relay_poll,
-                                       std::chrono::seconds(30),
                                        std::chrono::seconds(c.delivery_lease_seconds),
                                        std::chrono::seconds(5),
                                        std::chrono::seconds(c.retention_sweep_seconds)}),

@@ -19,70 +19,65 @@ struct claimed {
   bool websocket;
 };
 
-// One relay cycle: claim, publish, settle. Returns how many rows were claimed.
-std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const std::string& node,
-                       const relay_settings& s, common::metrics_registry& metrics) {
+// One relay cycle in one transaction: lock due rows, publish them, delete the published ones,
+// commit. The row locks (SKIP LOCKED) keep other nodes' relays off these rows meanwhile; a
+// crash or a failed publish leaves them in the outbox for the next cycle (a row published
+// twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at least once).
+// Returns how many rows were taken.
+std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_settings& s,
+                       common::metrics_registry& metrics) {
   const auto& names = s.names;
+  pqxx::work w(c);
+  // The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
+  // acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
+  // again (as above). Events and attempts stay durable.
+  w.exec("SET LOCAL synchronous_commit = off");
+  // A lease (lease_until) is what an older node's relay left on a row it claimed: respected.
+  const auto r = w.exec_params(
+      "WITH due AS (SELECT id, delivery_id, attempt FROM outbox WHERE available_at <= now()"
+      " AND (lease_until IS NULL OR lease_until < now()) ORDER BY available_at LIMIT $1"
+      " FOR UPDATE SKIP LOCKED)"
+      " SELECT due.id, due.delivery_id, due.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
+      " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
+      " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END"
+      " FROM due JOIN deliveries d ON d.id = due.delivery_id JOIN events e ON e.id = d.event_id"
+      " JOIN consumers c ON c.id = d.consumer_id",
+      s.batch);
+  if (r.empty()) return 0;
   std::vector<claimed> rows;
   std::vector<bus::outgoing_message> msgs;
-  {
-    pqxx::work w(c);
-    // The relay's own bookkeeping (leases, settled rows) is committed without waiting for the
-    // WAL flush: nothing is acknowledged on it, and a lease or a settle lost with a PostgreSQL
-    // crash only makes a row be published again (deduplicated by Nats-Msg-Id, or delivered
-    // twice with the same webhook-id: at least once). Events and attempts stay durable.
-    w.exec("SET LOCAL synchronous_commit = off");
-    const auto r = w.exec_params(
-        "WITH due AS (SELECT id FROM outbox WHERE available_at <= now()"
-        " AND (lease_until IS NULL OR lease_until < now()) ORDER BY available_at LIMIT $1"
-        " FOR UPDATE SKIP LOCKED)"
-        " UPDATE outbox o SET lease_until = now() + make_interval(secs => $2), lease_owner = $3"
-        " FROM due, deliveries d, events e, consumers c"
-        " WHERE o.id = due.id AND d.id = o.delivery_id AND e.id = d.event_id AND c.id = d.consumer_id"
-        " RETURNING o.id, o.delivery_id, o.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
-        " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
-        " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END",
-        s.batch, static_cast<int>(s.claim_lease.count()), node);
-    w.commit();
-    for (const auto& row : r) {
-      claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
-                 row[5].as<std::string>() == "websocket"};
-      const auto project = row[3].as<std::string>();
-      const auto consumer = row[4].as<std::string>();
-      const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
-      if (cl.websocket) {
-        msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
-                        msg_id, row[7].as<std::string>(),
-                        row[8].is_null() ? std::string() : row[8].as<std::string>()});
-      } else {
-        msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
-                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
-                        {}});
-      }
-      rows.push_back(std::move(cl));
+  for (const auto& row : r) {
+    claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
+               row[5].as<std::string>() == "websocket"};
+    const auto project = row[3].as<std::string>();
+    const auto consumer = row[4].as<std::string>();
+    const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
+    if (cl.websocket) {
+      msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
+                      msg_id, row[7].as<std::string>(),
+                      row[8].is_null() ? std::string() : row[8].as<std::string>()});
+    } else {
+      msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
+                      R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
+                      {}});
     }
+    rows.push_back(std::move(cl));
   }
-  if (rows.empty()) return 0;
 
   const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
-  pqxx::work w(c);
-  w.exec("SET LOCAL synchronous_commit = off");  // as above
-  std::string done_ids, failed_ids, in_flight, ws_done;
+  std::string done_ids, in_flight, ws_done;
   std::size_t failures = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto id = std::to_string(rows[i].outbox_id);
     if (!ok[i]) {
-      failed_ids += (failed_ids.empty() ? "" : ",") + id;
-      ++failures;
+      ++failures;  // stays in the outbox, unlocked at COMMIT
       continue;
     }
-    done_ids += (done_ids.empty() ? "" : ",") + id;
+    done_ids += (done_ids.empty() ? "" : ",") + std::to_string(rows[i].outbox_id);
     auto& list = rows[i].websocket ? ws_done : in_flight;
     list += (list.empty() ? "(" : ",(") + w.quote(rows[i].delivery_id) + "," +
             std::to_string(rows[i].attempt) + ")";
   }
   if (!done_ids.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + done_ids + ")");
-  if (!failed_ids.empty()) w.exec("UPDATE outbox SET lease_until = NULL WHERE id IN (" + failed_ids + ")");
   // A fast worker may already have recorded the attempt: never step back over it.
   if (!in_flight.empty()) {
     w.exec_params("UPDATE deliveries d SET status = 'in_flight', updated_at = now(),"
@@ -142,10 +137,10 @@ std::size_t expire_once(pqxx::connection& c, int batch) {
 }  // namespace
 
 relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
-             std::string node_id, common::metrics_registry& metrics, relay_settings settings)
+             common::metrics_registry& metrics, relay_settings settings)
     : strand_(asio::make_strand(ioc)), timer_(strand_), sweep_timer_(strand_),
       retention_timer_(strand_), pool_(pool), js_(js),
-      node_id_(std::move(node_id)), metrics_(metrics), settings_(settings) {}
+      metrics_(metrics), settings_(settings) {}
 
 void relay::start() {
   asio::co_spawn(strand_, [this] { return relay_loop(); }, asio::detached);
@@ -173,7 +168,7 @@ awaitable<void> relay::relay_loop() {
     std::size_t claimed = 0;
     try {
       auto cycle = [this](pqxx::connection& c) {
-        return relay_once(c, js_, node_id_, settings_, metrics_);
+        return relay_once(c, js_, settings_, metrics_);
       };
       claimed = co_await pool_.run(std::move(cycle));
     } catch (const std::exception& e) {

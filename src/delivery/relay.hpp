@@ -31,7 +31,6 @@ struct relay_settings {
   bus::nats_names names = bus::nats_names("psig");
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
-  std::chrono::seconds claim_lease{30};     // outbox rows claimed but not yet published
   std::chrono::seconds delivery_lease{300};  // published deliveries before the sweeper steps in
   std::chrono::seconds sweep_every{5};
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
@@ -39,7 +38,7 @@ struct relay_settings {
 
 class relay {
  public:
-  relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js, std::string node_id,
+  relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
         common::metrics_registry& metrics, relay_settings settings = {});
   void start();
   void stop();
@@ -57,7 +56,6 @@ class relay {
   asio::steady_timer retention_timer_;
   storage::pg_pool& pool_;
   bus::jetstream& js_;
-  std::string node_id_;
   common::metrics_registry& metrics_;
   relay_settings settings_;
   std::atomic<bool> woken_{false};

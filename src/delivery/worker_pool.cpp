@@ -13,55 +13,12 @@
 #include "psig/domain/body_template.hpp"
 #include "psig/domain/retry_policy.hpp"
 #include "psig/domain/webhook_signature.hpp"
-#include "storage/pg_pool.hpp"
-#include "storage/pg_util.hpp"
 
 namespace psig::delivery {
 namespace {
 
 using clock = std::chrono::system_clock;
 using nlohmann::json;
-
-// Everything one attempt needs, read in one query.
-struct delivery_context {
-  std::string project_id, consumer_id, status;
-  int attempts = 0;
-  std::string event_id, envelope;
-  std::string kind;
-  std::optional<std::string> url;
-  json headers, body_template, settings;
-  std::string consumer_status, secret;
-  std::optional<std::string> previous_secret;
-};
-
-std::optional<delivery_context> load_context(pqxx::connection& c, const std::string& delivery_id) {
-  pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
-  const auto r = w.exec_params(
-      "SELECT d.project_id, d.consumer_id, d.status, d.attempts, e.id, e.envelope, c.kind, c.url,"
-      " c.headers::text, c.template::text, c.settings::text, c.status, c.secret,"
-      " CASE WHEN c.previous_secret_expires_at > now() THEN c.previous_secret END"
-      " FROM deliveries d JOIN events e ON e.id = d.event_id JOIN consumers c ON c.id = d.consumer_id"
-      " WHERE d.id = $1",
-      delivery_id);
-  if (r.empty()) return std::nullopt;
-  const auto& row = r[0];
-  delivery_context ctx;
-  ctx.project_id = row[0].as<std::string>();
-  ctx.consumer_id = row[1].as<std::string>();
-  ctx.status = row[2].as<std::string>();
-  ctx.attempts = row[3].as<int>();
-  ctx.event_id = row[4].as<std::string>();
-  ctx.envelope = row[5].as<std::string>();
-  ctx.kind = row[6].as<std::string>();
-  ctx.url = storage::pg::opt_string(row[7]);
-  ctx.headers = json::parse(row[8].c_str());
-  ctx.body_template = storage::pg::json_or_null(row[9]);
-  ctx.settings = json::parse(row[10].c_str());
-  ctx.consumer_status = row[11].as<std::string>();
-  ctx.secret = row[12].as<std::string>();
-  ctx.previous_secret = storage::pg::opt_string(row[13]);
-  return ctx;
-}
 
 double jitter_unit() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -85,7 +42,7 @@ T setting(const delivery_context& ctx, const char* key, T fallback) {
 worker_pool::worker_pool(asio::io_context& ioc, asio::thread_pool& blocking, storage::pg_pool& pool,
                          bus::jetstream& js, http_delivery_client& http, attempt_writer& writer,
                          common::metrics_registry& metrics, worker_settings settings)
-    : ioc_(ioc), blocking_(blocking), pool_(pool), js_(js), http_(http), writer_(writer),
+    : ioc_(ioc), blocking_(blocking), loader_(pool), js_(js), http_(http), writer_(writer),
       metrics_(metrics), settings_(std::move(settings)) {}
 
 
@@ -177,8 +134,7 @@ awaitable<void> worker_pool::handle(std::shared_ptr<bus::work_message> msg) {
       finished({});
       co_return;
     }
-    auto load = [delivery_id](pqxx::connection& c) { return load_context(c, delivery_id); };
-    auto ctx = co_await pool_.run(std::move(load));
+    auto ctx = co_await loader_.load(delivery_id);
     if (!ctx || ctx->attempts >= attempt || ctx->status == "succeeded" || ctx->status == "dead" ||
         ctx->status == "discarded") {
       co_await answer(true, {});  // deleted, or this attempt is already recorded: nothing to do

@@ -16,6 +16,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "delivery/context_loader.hpp"
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
 
@@ -62,7 +63,7 @@ class worker_pool {
 
   asio::io_context& ioc_;
   asio::thread_pool& blocking_;
-  storage::pg_pool& pool_;
+  context_loader loader_;
   bus::jetstream& js_;
   http_delivery_client& http_;
   attempt_writer& writer_;
