@@ -64,21 +64,15 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
     rows.push_back(std::move(cl));
   }
 
-  const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
-  std::string done_ids, in_flight, ws_done;
-  std::size_t failures = 0;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (!ok[i]) {
-      ++failures;  // stays in the outbox, unlocked at COMMIT
-      continue;
-    }
-    done_ids += (done_ids.empty() ? "" : ",") + std::to_string(rows[i].outbox_id);
-    auto& list = rows[i].websocket ? ws_done : in_flight;
-    list += (list.empty() ? "(" : ",(") + w.quote(rows[i].delivery_id) + "," +
-            std::to_string(rows[i].attempt) + ")";
+  // The webhook deliveries are marked in_flight before their messages go out: a fast worker's
+  // attempt then waits for this transaction's (asynchronous, quick) commit, never the relay
+  // for the worker's (durable) one. A row whose publish fails is put back below.
+  std::string in_flight;
+  for (const auto& row : rows) {
+    if (row.websocket) continue;
+    in_flight += (in_flight.empty() ? "(" : ",(") + w.quote(row.delivery_id) + "," +
+                 std::to_string(row.attempt) + ")";
   }
-  if (!done_ids.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + done_ids + ")");
-  // A fast worker may already have recorded the attempt: never step back over it.
   if (!in_flight.empty()) {
     w.exec_params("UPDATE deliveries d SET status = 'in_flight', updated_at = now(),"
                   " lease_until = now() + make_interval(secs => $1)"
@@ -86,6 +80,27 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
                   " WHERE d.id = v.id AND d.attempts < v.attempt"
                   " AND d.status IN ('pending', 'scheduled', 'retrying')",
                   static_cast<int>(s.delivery_lease.count()));
+  }
+
+  const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
+  std::string done_ids, not_sent, ws_done;
+  std::size_t failures = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto pair = "(" + w.quote(rows[i].delivery_id) + "," + std::to_string(rows[i].attempt) + ")";
+    if (!ok[i]) {
+      ++failures;  // stays in the outbox, unlocked at COMMIT
+      if (!rows[i].websocket) not_sent += (not_sent.empty() ? "" : ",") + pair;
+      continue;
+    }
+    done_ids += (done_ids.empty() ? "" : ",") + std::to_string(rows[i].outbox_id);
+    if (rows[i].websocket) ws_done += (ws_done.empty() ? "" : ",") + pair;
+  }
+  if (!done_ids.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + done_ids + ")");
+  if (!not_sent.empty()) {
+    // Never published, so never attempted: waiting again, as the next cycle will find it.
+    w.exec("UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
+           " lease_until = NULL, updated_at = now() FROM (VALUES " + not_sent + ") AS v(id, attempt)"
+           " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt");
   }
   if (!ws_done.empty()) {
     w.exec("UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
