@@ -122,13 +122,14 @@ struct application::parts {
   // A project's ingest rate limit: from this node's lease of the shared bucket when it holds
   // enough, else one Redis call that also renews the lease.
   awaitable<api::rate_decision> admit_ingest(std::string key, double rate, double burst, int n) {
-    if (leases.take(key, n)) co_return api::rate_decision{};
-    auto take = [this, key, rate, burst, n] {
+    const auto leased = leases.take(key, n);
+    if (leased.ok) co_return api::rate_decision{};
+    auto take = [this, key, rate, burst, n, renew = leased.renew] {
       const auto d = redis.take_tokens(key, rate, std::max(burst, static_cast<double>(n)), n,
-                                       cache::token_leases::ahead_for(rate));
+                                       renew ? cache::token_leases::ahead_for(rate) : 0);
+      if (renew) leases.add(key, d && d->allowed ? d->ahead : 0);
       // Redis down: ingest goes on (fail open); /readyz reports Redis as degraded.
       if (!d) return api::rate_decision{};
-      if (d->allowed) leases.add(key, d->ahead);
       return api::rate_decision{d->allowed, (d->retry_after_ms + 999) / 1000};
     };
     auto pending = common::offload(blocking, std::move(take));

@@ -17,10 +17,16 @@ class token_leases {
   explicit token_leases(std::chrono::milliseconds lifetime = std::chrono::milliseconds(100))
       : lifetime_(lifetime) {}
 
-  // Takes n tokens of the lease on `key`; false when it holds fewer (ask Redis), leaving it as
-  // it was.
-  bool take(const std::string& key, int n, clock::time_point now = clock::now());
-  // Adds tokens just taken from the bucket; the lease lasts `lifetime` from now.
+  struct taken {
+    bool ok = false;  // n tokens came out of the lease
+    // Otherwise: true for the one caller that renews the lease (it asks Redis for tokens ahead
+    // and must call add()); the others ask Redis for their own n only, so that concurrent
+    // misses never each take a lease and empty the bucket for nothing.
+    bool renew = false;
+  };
+  taken take(const std::string& key, int n, clock::time_point now = clock::now());
+  // From the renewing caller, with the tokens it took ahead (0 when Redis refused or failed);
+  // the lease lasts `lifetime` from now.
   void add(const std::string& key, int tokens, clock::time_point now = clock::now());
   // How many tokens a Redis call takes ahead for a bucket refilled at `rate` per second.
   static int ahead_for(double rate) { return static_cast<int>(rate / 100); }
@@ -30,6 +36,7 @@ class token_leases {
   struct lease {
     int tokens = 0;
     clock::time_point until;
+    clock::time_point renewing_since;  // a renewal is in flight when set (a lost one expires)
   };
   std::chrono::milliseconds lifetime_;
   std::mutex mutex_;

@@ -250,12 +250,12 @@ awaitable<void> session::handle(const json& msg) {
   }
 }
 
-awaitable<bool> session::connect(const json& id, const json& args) {
+awaitable<void> session::connect(const json& id, const json& args) {
   std::string token = args.is_object() ? args.value("token", "") : "";
   auto checked = co_await authenticate(gateway_, std::move(token), unix_now());
   if (auto* failed = std::get_if<auth_failure>(&checked)) {
     close_on_strand(failed->code, failed->reason);
-    co_return false;
+    co_return;
   }
   auto& c = std::get<credentials>(checked);
   // The per-project cap counts live sessions on every node (Redis); Redis down: admitted.
@@ -264,7 +264,7 @@ awaitable<bool> session::connect(const json& id, const json& args) {
   if (admitted && !*admitted) {
     gateway_.metrics().get_counter("psig_ws_connection_limit_closes_total", "sessions refused with 4503").inc();
     close_on_strand(close_code::connection_limit, "the project's connection limit is reached");
-    co_return false;
+    co_return;
   }
   project_id_ = std::move(c.project.id);
   project_settings_ = std::move(c.project.settings);
@@ -284,7 +284,6 @@ awaitable<bool> session::connect(const json& id, const json& args) {
     arm_timer();
   }
   send_json({{"id", id}, {"connect", reply}});
-  co_return true;
 }
 
 void session::expire_at(std::int64_t unix_seconds) {

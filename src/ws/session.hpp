@@ -62,7 +62,7 @@ class session : public std::enable_shared_from_this<session> {
  private:
   awaitable<void> run();
   awaitable<void> handle(const nlohmann::json& msg);
-  awaitable<bool> connect(const nlohmann::json& id, const nlohmann::json& args);
+  awaitable<void> connect(const nlohmann::json& id, const nlohmann::json& args);
   awaitable<void> subscribe(const nlohmann::json& id, const nlohmann::json& args);
   void unsubscribe(const nlohmann::json& id, const nlohmann::json& args);
   awaitable<void> publish(const nlohmann::json& id, const nlohmann::json& args);
