@@ -19,8 +19,8 @@ struct claimed {
   bool websocket;
 };
 
-// One relay cycle in one transaction: lock due rows, publish them, delete the published ones,
-// commit. The row locks (SKIP LOCKED) keep other nodes' relays off these rows meanwhile; a
+// One relay cycle in one transaction: lock due rows, mark their deliveries in flight, publish
+// them, delete the published ones, commit. The row locks (SKIP LOCKED) keep other nodes' relays off these rows meanwhile; a
 // crash or a failed publish leaves them in the outbox for the next cycle (a row published
 // twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at least once).
 // Returns how many rows were taken.
