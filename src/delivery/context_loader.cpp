@@ -59,12 +59,9 @@ void context_loader::start_locked() {
   if (running_ || queue_.empty()) return;
   running_ = true;
   auto batch = std::make_shared<std::vector<pending>>();
-  if (queue_.size() <= max_batch_) {
-    batch->swap(queue_);
-  } else {
-    batch->assign(std::make_move_iterator(queue_.begin()),
-                  std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_));
+  while (!queue_.empty() && batch->size() < max_batch_) {
+    batch->push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
   pool_.post([this, batch](pqxx::connection* c) {
     std::unordered_map<std::string, delivery_context> found;

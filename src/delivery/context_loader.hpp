@@ -6,6 +6,7 @@
 // per batch plans once. (A prepared statement was tried and rejected: its generic plan, made
 // while the tables were small, kept sequential scans as they grew.)
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -53,7 +54,7 @@ class context_loader {
   storage::pg_pool& pool_;
   std::size_t max_batch_;
   std::mutex mutex_;
-  std::vector<pending> queue_;
+  std::deque<pending> queue_;
   bool running_ = false;  // one query at a time: what arrives meanwhile waits for the next
 };
 
