@@ -270,6 +270,7 @@ void application::wire_api() {
   links.channel = &p.realtime;
   links.max_connections_per_project = cfg_.ws_max_connections_per_project;
   links.ping_interval = std::chrono::seconds(cfg_.ws_ping_seconds);
+  links.send_buffer_bytes = cfg_.ws_send_buffer_bytes;
   links.admit = [&p](const storage::project& project) -> awaitable<bool> {
     auto pending = p.api.admit(project, 1);
     const auto decision = co_await std::move(pending);

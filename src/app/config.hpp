@@ -42,6 +42,7 @@ struct config {
   int retention_sweep_seconds = 60;
   int ws_max_connections_per_project = 10'000;  // on all nodes, unless the project's settings say
   int ws_ping_seconds = 25;
+  int ws_send_buffer_bytes = 0;  // SO_SNDBUF of WebSocket sockets; 0: the kernel's autotuning
 };
 
 using env_lookup = std::function<const char*(const char*)>;

@@ -40,6 +40,7 @@ struct gateway_links {
   bus::realtime_channel* channel = nullptr;
   int max_connections_per_project = 10'000;  // unless the project's max_ws_connections says
   std::chrono::seconds ping_interval{25};
+  int send_buffer_bytes = 0;  // SO_SNDBUF of each session's socket; 0: the kernel decides
 };
 
 class gateway {
@@ -50,6 +51,7 @@ class gateway {
 
   void link(gateway_links links) { links_ = std::move(links); }
   std::chrono::seconds ping_interval() const { return links_.ping_interval; }
+  int send_buffer_bytes() const { return links_.send_buffer_bytes; }
   void accept(std::unique_ptr<http::upgrade_request> up);
   // From the realtime stream (durable events) or core NATS (ephemeral ones), on any thread.
   void publish(bus::ws_event e);

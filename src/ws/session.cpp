@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -12,6 +13,7 @@
 #include "psig/common/ids.hpp"
 #include "psig/common/json_depth.hpp"
 #include "psig/domain/pattern.hpp"
+#include "ws/frame.hpp"
 #include "ws/gateway.hpp"
 #include "ws/session_auth.hpp"
 
@@ -38,15 +40,16 @@ std::int64_t unix_now() {
 
 std::shared_ptr<const std::string> shared_event::frame_for(const std::string& pattern) const {
   std::lock_guard lock(mutex_);
-  auto& frame = frames_[pattern];
-  if (!frame) {
-    // The envelope is stored JSON, byte-exact: spliced in, not parsed and dumped again.
-    // An ephemeral event (offset 0) is in no history: it says so instead of an offset.
-    const std::string tail = event_.offset == 0 ? R"(,"ephemeral":true}})"
-                                                : R"(,"offset":)" + std::to_string(event_.offset) + "}}";
-    frame = std::make_shared<const std::string>(R"({"push":{"pattern":)" + dump(json(pattern)) +
-                                                R"(,"event":)" + event_.envelope + tail);
+  for (const auto& [p, frame] : frames_) {
+    if (p == pattern) return frame;
   }
+  // The envelope is stored JSON, byte-exact: spliced in, not parsed and dumped again.
+  // An ephemeral event (offset 0) is in no history: it says so instead of an offset.
+  const std::string tail = event_.offset == 0 ? R"(,"ephemeral":true}})"
+                                              : R"(,"offset":)" + std::to_string(event_.offset) + "}}";
+  auto frame = std::make_shared<const std::string>(
+      text_frame(R"({"push":{"pattern":)" + dump(json(pattern)) + R"(,"event":)" + event_.envelope + tail));
+  frames_.emplace_back(pattern, frame);
   return frame;
 }
 
@@ -71,22 +74,38 @@ void session::start() {
 }
 
 void session::deliver(std::shared_ptr<const shared_event> ev) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), ev = std::move(ev)] {
-    if (!self->connected_ || self->closing_) return;
-    self->seen_offset_ = std::max(self->seen_offset_, ev->event().offset);
-    const auto& users = ev->event().to_users;
-    if (!users.empty() && std::find(users.begin(), users.end(), self->user_) == users.end()) return;
-    // One push per event per session, under the first of its patterns that matches.
-    for (const auto& pattern : self->subscriptions_) {
-      if (domain::pattern_matches(pattern, ev->event().type)) {
-        // Ephemeral events are in no history: they never wait for a recovery.
-        const bool hold = self->recovering_ > 0 && ev->event().offset != 0;
-        if (hold) self->held_.emplace_back(ev->event().offset, ev->frame_for(pattern));
-        else self->send(ev->frame_for(pattern));
-        break;
-      }
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(ev));
+    if (inbox_.size() > 1) return;  // a drain is posted and has not run yet
+  }
+  asio::post(ws_.get_executor(), [self = shared_from_this()] { self->drain_inbox(); });
+}
+
+void session::drain_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    draining_.swap(inbox_);  // the two vectors trade their capacity back and forth
+  }
+  for (const auto& ev : draining_) push(*ev);
+  draining_.clear();
+}
+
+void session::push(const shared_event& ev) {
+  if (!connected_ || closing_) return;
+  seen_offset_ = std::max(seen_offset_, ev.event().offset);
+  const auto& users = ev.event().to_users;
+  if (!users.empty() && std::find(users.begin(), users.end(), user_) == users.end()) return;
+  // One push per event per session, under the first of its patterns that matches.
+  for (const auto& pattern : subscriptions_) {
+    if (domain::pattern_matches(pattern, ev.event().type)) {
+      // Ephemeral events are in no history: they never wait for a recovery.
+      const bool hold = recovering_ > 0 && ev.event().offset != 0;
+      if (hold) held_.emplace_back(ev.event().offset, ev.frame_for(pattern));
+      else send(ev.frame_for(pattern));
+      break;
     }
-  });
+  }
 }
 
 void session::notify(std::shared_ptr<const bus::join_notice> n) {
@@ -138,24 +157,34 @@ void session::send(std::shared_ptr<const std::string> frame) {
   }
 }
 
-void session::send_json(const json& j) { send(std::make_shared<const std::string>(dump(j))); }
+void session::send_json(const json& j) { send(std::make_shared<const std::string>(text_frame(dump(j)))); }
 
 awaitable<void> session::write_loop() {
-  // Frames are taken in batches, in order; a close drops what is left of the batch too.
-  while (!queue_.empty() && !closed_) {
-    auto batch = std::move(queue_);
-    queue_.clear();
+  // Everything queued goes out in one gathered write (one sendmsg for many pushes, where Beast
+  // writes one message per call), in order; a close drops what is still queued.
+  auto& gate = ws_.next_layer();
+  std::vector<std::shared_ptr<const std::string>> batch;
+  std::vector<asio::const_buffer> buffers;
+  while (!queue_.empty() && !closed_ && !closing_) {
+    batch.swap(queue_);
+    buffers.clear();
+    std::size_t bytes = 0;
     for (const auto& frame : batch) {
-      if (closing_ || closed_) break;
-      ws_.text(true);
-      auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
-      queued_bytes_ -= std::min(queued_bytes_, frame->size());
-      if (ec) {
-        closed_ = true;
-        break;
-      }
+      buffers.emplace_back(asio::buffer(*frame));
+      bytes += frame->size();
+    }
+    if (gate.beast_writing()) co_await gate.async_wait_beast(asio::use_awaitable);
+    gate.begin_session_write();
+    auto [ec, n] = co_await asio::async_write(gate.next_layer(), buffers, use_tuple);
+    gate.end_session_write();
+    queued_bytes_ -= std::min(queued_bytes_, bytes);
+    batch.clear();
+    if (ec) {
+      closed_ = true;
+      break;
     }
   }
+  queue_.shrink_to_fit();  // an idle session holds no queue
   if (closing_ && !closed_) {
     closed_ = true;
     websocket::close_reason reason(closing_->second);
@@ -177,6 +206,10 @@ awaitable<void> session::run() {
   ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
                                                  websocket::stream_base::none(), false});
   ws_.read_message_max(max_frame_bytes);
+  if (const int bytes = gateway_.send_buffer_bytes(); bytes > 0) {
+    boost::system::error_code ec;  // best effort: the kernel's default otherwise
+    ws_.next_layer().next_layer().set_option(asio::socket_base::send_buffer_size(bytes), ec);
+  }
   auto [aec] = co_await ws_.async_accept(upgrade_->request, use_tuple);
   upgrade_.reset();
   if (aec) co_return;
@@ -318,7 +351,7 @@ void session::on_timer() {
     }
     pong_seen_ = false;
     gateway_.mark_online(project_id_, id_, user_);  // the heartbeat keeps presence alive
-    static const auto ping = std::make_shared<const std::string>("{}");
+    static const auto ping = std::make_shared<const std::string>(text_frame("{}"));
     send(ping);
     next_ping_ = now + gateway_.ping_interval();
   }

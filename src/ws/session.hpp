@@ -8,7 +8,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +20,7 @@
 #include "psig/common/asio.hpp"
 #include "psig/storage/models.hpp"
 #include "ws/close_codes.hpp"
+#include "ws/gated_socket.hpp"
 
 namespace psig::http {
 struct upgrade_request;
@@ -35,8 +35,8 @@ inline constexpr std::size_t max_queued_bytes = 1024 * 1024;
 inline constexpr std::size_t max_subscriptions = 128;
 inline constexpr std::chrono::seconds connect_deadline{10};
 
-// An event on its way to the sessions: the push frame is built once per matching pattern and
-// shared by every session that subscribed with that pattern.
+// An event on its way to the sessions: the push frame (WebSocket header included) is encoded
+// once per matching pattern and shared by every session that subscribed with that pattern.
 class shared_event {
  public:
   explicit shared_event(bus::ws_event e) : event_(std::move(e)) {}
@@ -46,7 +46,8 @@ class shared_event {
  private:
   bus::ws_event event_;
   mutable std::mutex mutex_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const std::string>> frames_;
+  // Nearly always one pattern: a short list searched in order, not a hash map.
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> frames_;
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -61,6 +62,8 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   awaitable<void> run();
+  void drain_inbox();
+  void push(const shared_event& ev);
   awaitable<void> handle(const nlohmann::json& msg);
   awaitable<void> connect(const nlohmann::json& id, const nlohmann::json& args);
   awaitable<void> subscribe(const nlohmann::json& id, const nlohmann::json& args);
@@ -83,7 +86,8 @@ class session : public std::enable_shared_from_this<session> {
   gateway& gateway_;
   // A bare socket, not Beast's tcp_stream: the WebSocket stream has its own timeouts, and an
   // idle session is mostly this object (DESIGN: 10,000 idle connections at <= 8 KiB each).
-  boost::beast::websocket::stream<asio::ip::tcp::socket> ws_;
+  // The gate lets the session write its frames to the socket itself (ws/gated_socket.hpp).
+  boost::beast::websocket::stream<gated_socket> ws_;
   std::unique_ptr<http::upgrade_request> upgrade_;  // until the handshake, then released
   // One timer per session: the connect deadline, then the next ping or the token's expiry,
   // whichever comes first.
@@ -92,7 +96,13 @@ class session : public std::enable_shared_from_this<session> {
   steady::time_point next_ping_{};
   steady::time_point expires_ = steady::time_point::max();
 
-  // A vector, not a deque: an empty libstdc++ deque still holds 576 bytes.
+  // Events handed over by the gateway's thread; one strand post drains all that arrived
+  // meanwhile (one post per session per burst, not per event).
+  std::mutex inbox_mutex_;
+  std::vector<std::shared_ptr<const shared_event>> inbox_;
+  std::vector<std::shared_ptr<const shared_event>> draining_;  // on the strand
+  // Encoded frames to write, in order. A vector, not a deque: an empty libstdc++ deque still
+  // holds 576 bytes.
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;

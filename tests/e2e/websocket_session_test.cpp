@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -116,6 +117,45 @@ TEST_F(WebsocketSession, ConnectionCapClosesWith4503) {
 
 // The session's one timer: the connect deadline, then pings (every second here) and the
 // token's expiry, whichever comes first.
+// The session writes its queued pushes to the socket itself, in one gathered write; Beast
+// writes the pongs to a client's WebSocket pings. A pong must wait for a push half written to a
+// client that is not reading, not land inside it. Small socket buffers on both sides make the
+// session's write block (the kernel would otherwise take it all).
+class WebsocketGatheredWrite : public pipeline_suite<WebsocketGatheredWrite> {
+ public:
+  static std::map<std::string, std::string> daemon_env() { return {{"PSIG_WS_SEND_BUFFER_BYTES", "16384"}}; }
+};
+
+TEST_F(WebsocketGatheredWrite, ClientPingsDuringABlockedWriteGetPongsAndNoPushIsCorrupted) {
+  project p = make_project(daemon(), "gathered");
+  make_realtime_app(p, "chat.>");
+  ws_client ws(daemon().port(), std::chrono::seconds(10), 4096);
+  ws_open(ws, ws_token(p, "u1", {"chat.>"}), {"chat.>"});
+  constexpr int events = 12;  // 12 x 60 KB: more than the sockets hold, less than the 1 MiB queue
+  const std::string blob(60 * 1024, 'p');
+  const double before = metric(daemon(), "psig_ws_events_total");
+  for (int i = 0; i < events; ++i) post_event(p, {{"type", "chat.bulk"}, {"data", {{"seq", i}, {"blob", blob}}}});
+  const auto deadline = steady_clock::now() + 20s;
+  while (metric(daemon(), "psig_ws_events_total") < before + events && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  std::this_thread::sleep_for(200ms);  // the session is now blocked in its write
+  constexpr int pings = 5;
+  for (int i = 0; i < pings; ++i) ws.ping();
+
+  for (int i = 0; i < events; ++i) {
+    auto push = ws.receive();
+    ASSERT_TRUE(push.has_value()) << "push " << i << ": close code " << ws.close_code().value_or(0);
+    ASSERT_FALSE(push->is_discarded()) << "push " << i << " is not JSON";
+    ASSERT_EQ((*push)["push"]["event"]["data"]["seq"], i);
+    EXPECT_EQ((*push)["push"]["event"]["data"]["blob"].get<std::string>().size(), blob.size());
+  }
+  // The pongs came after the pushes they waited for; a reply after them proves the stream whole.
+  const json reply = ws_request(ws, {{"id", 9}, {"dance", {}}});
+  EXPECT_EQ(reply["error"]["code"], "unknown_command") << reply;
+  EXPECT_EQ(ws.pongs(), pings);
+}
+
 class WebsocketPing : public pipeline_suite<WebsocketPing> {
  public:
   static std::map<std::string, std::string> daemon_env() { return {{"PSIG_WS_PING_SECONDS", "1"}}; }

@@ -15,11 +15,16 @@ using tcp = boost::asio::ip::tcp;
 struct ws_client::impl {
   boost::asio::io_context ioc;
   websocket::stream<beast::tcp_stream> ws{ioc};
+  int pongs = 0;
 };
 
-ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout)
+ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout, int receive_buffer)
     : impl_(std::make_unique<impl>()) {
   auto& sock = beast::get_lowest_layer(impl_->ws).socket();
+  if (receive_buffer > 0) {
+    sock.open(tcp::v4());
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   beast::get_lowest_layer(impl_->ws).connect(
       tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
   timeval tv{};
@@ -29,7 +34,17 @@ ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout)
   ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
   impl_->ws.text(true);
+  impl_->ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) ++impl_->pongs;
+  });
 }
+
+void ws_client::ping() {
+  boost::system::error_code ec;
+  impl_->ws.ping({}, ec);
+}
+
+int ws_client::pongs() const { return impl_->pongs; }
 
 ws_client::~ws_client() {
   boost::system::error_code ec;

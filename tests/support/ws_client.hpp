@@ -13,7 +13,10 @@ namespace psig::test {
 
 class ws_client {
  public:
-  explicit ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout = std::chrono::seconds(10));
+  // receive_buffer > 0 sets a small SO_RCVBUF before connecting, so that the server's writes
+  // block while the test does not read.
+  explicit ws_client(std::uint16_t port, std::chrono::milliseconds read_timeout = std::chrono::seconds(10),
+                     int receive_buffer = 0);
   ~ws_client();
 
   void send(const nlohmann::json& j);
@@ -23,6 +26,9 @@ class ws_client {
   std::optional<nlohmann::json> receive();
   // The same, unparsed (for large frames that a test only counts).
   std::optional<std::string> receive_text();
+  // A WebSocket ping control frame (not the protocol's JSON ping), and the pongs seen by reads.
+  void ping();
+  int pongs() const;
   // The code of the server's close frame, once receive() saw it.
   std::optional<int> close_code() const { return close_code_; }
 
