@@ -209,7 +209,7 @@ const std::vector<option>& options() {
               "how often the relay looks for due outbox rows when not woken", 10, 60'000,
               [](config& c, long long n) { c.relay_poll = std::chrono::milliseconds(n); }),
       int_opt("delivery_lease_seconds", "PSIG_DELIVERY_LEASE_SECONDS",
-              "how long a published delivery may stay in flight before the sweeper re-queues it",
+              "how long a published delivery may stay in flight with no attempt before it is published again",
               5, 86'400, [](config& c, long long n) { c.delivery_lease_seconds = static_cast<int>(n); }),
       int_opt("jetstream_ack_wait_seconds", "PSIG_JETSTREAM_ACK_WAIT_SECONDS",
               "JetStream redelivers a message not acknowledged within this", 5, 3600,

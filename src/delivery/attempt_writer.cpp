@@ -59,12 +59,14 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
   }
   write_result result;
   auto& out = result.fresh;
-  std::string updates, outbox;
+  std::string leases, updates, outbox;
   std::set<std::string> succeeded_consumers, failed_consumers;
   for (const auto* o : batch) {
     const bool is_new = fresh.count({o->delivery_id, o->attempt}) != 0;
     out.push_back(is_new);
     if (!is_new) continue;
+    leases += (leases.empty() ? "(" : ",(") + w.quote(o->delivery_id) + "," +
+              std::to_string(o->attempt) + ")";
     const std::string last_error = o->error_class.empty() ? "" : o->error_class + ": " + o->error;
     updates += (updates.empty() ? "(" : ",(") + w.quote(o->delivery_id) + "," +
                std::to_string(o->attempt) + "," + w.quote(o->new_status) + "," +
@@ -82,12 +84,19 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
       result.disabled_projects.insert(o->project_id);
     }
   }
+  if (!leases.empty()) {
+    // The relay left each published row in the outbox as the delivery's lease: with the result
+    // recorded it must not fall due again. Deleted before the deliveries are updated, in the
+    // relay's lock order (outbox, then deliveries), so that the two never deadlock.
+    w.exec("DELETE FROM outbox o USING (VALUES " + leases + ") AS v(id, attempt)"
+           " WHERE o.delivery_id = v.id AND o.attempt = v.attempt");
+  }
   if (!updates.empty()) {
     // An operator's discard while the attempt ran wins: the attempt is logged, the delivery
     // stays discarded and gets no retry.
     w.exec("UPDATE deliveries d SET status = v.status, attempts = v.attempt,"
            " last_status_code = v.code, last_error = v.err, next_attempt_at = v.next_at,"
-           " lease_until = NULL, updated_at = now()"
+           " updated_at = now()"
            " FROM (VALUES " + updates + ") AS v(id, attempt, status, code, err, next_at)"
            " WHERE d.id = v.id AND d.attempts < v.attempt AND d.status <> 'discarded'");
   }

@@ -17,124 +17,165 @@ struct claimed {
   std::string delivery_id;
   int attempt;
   bool websocket;
+  bool republished;  // published before: its lease ran out with no attempt recorded
 };
 
-// One relay cycle in one transaction: lock due rows, mark their deliveries in flight, publish
-// them, delete the published ones, commit. The row locks (SKIP LOCKED) keep other nodes' relays off these rows meanwhile; a
-// crash or a failed publish leaves them in the outbox for the next cycle (a row published
-// twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at least once).
-// Returns how many rows were taken.
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+// The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
+// acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
+// again (below). Events and attempts stay durable.
+void asynchronous_commit(pqxx::work& w) { w.exec("SET LOCAL synchronous_commit = off"); }
+
+// One relay cycle. First transaction: lock due rows (SKIP LOCKED: other nodes' relays pass them
+// by), lease them (due again only after delivery_lease), mark their webhook deliveries in
+// flight, commit. Then publish, with no lock held: a fast worker's attempt never waits for this
+// relay. Second transaction, only when there is something to settle: delete the published rows
+// of websocket consumers (done once JetStream has them) and make the failed ones due again. A
+// crash between the two leaves rows leased, published again when the lease runs out; a row
+// published twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at
+// least once.
+//
+// A published webhook row stays in the outbox as the delivery's lease, deleted by the attempt
+// writer with the attempt's result. A row that falls due again was published and never
+// attempted (a crashed node, a lost message): this relay publishes it again, which is the
+// sweeper. Keeping the lease here rather than on `deliveries` leaves that table's status
+// updates without an index to change (HOT). Returns how many rows were taken.
 std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_settings& s,
                        common::metrics_registry& metrics) {
   const auto& names = s.names;
-  pqxx::work w(c);
-  // The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
-  // acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
-  // again (as above). Events and attempts stay durable.
-  w.exec("SET LOCAL synchronous_commit = off");
-  // A lease (lease_until) is what an older node's relay left on a row it claimed: respected.
-  const auto r = w.exec_params(
-      "WITH due AS (SELECT id, delivery_id, attempt FROM outbox WHERE available_at <= now()"
-      " AND (lease_until IS NULL OR lease_until < now()) ORDER BY available_at LIMIT $1"
-      " FOR UPDATE SKIP LOCKED)"
-      " SELECT due.id, due.delivery_id, due.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
-      " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
-      " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END"
-      " FROM due JOIN deliveries d ON d.id = due.delivery_id JOIN events e ON e.id = d.event_id"
-      " JOIN consumers c ON c.id = d.consumer_id",
-      s.batch);
-  if (r.empty()) return 0;
   std::vector<claimed> rows;
   std::vector<bus::outgoing_message> msgs;
-  for (const auto& row : r) {
-    claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
-               row[5].as<std::string>() == "websocket"};
-    const auto project = row[3].as<std::string>();
-    const auto consumer = row[4].as<std::string>();
-    const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
-    if (cl.websocket) {
-      msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
-                      msg_id, row[7].as<std::string>(),
-                      row[8].is_null() ? std::string() : row[8].as<std::string>()});
-    } else {
-      msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
-                      R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
-                      {}});
+  std::size_t taken = 0;
+  {
+    pqxx::work w(c);
+    asynchronous_commit(w);
+    const auto r = w.exec_params(
+        "WITH due AS (SELECT id, delivery_id, attempt, lease_until FROM outbox"
+        " WHERE available_at <= now() ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " SELECT due.id, due.delivery_id, due.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
+        " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
+        " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END,"
+        " due.lease_until IS NOT NULL,"
+        " d.attempts >= due.attempt OR d.status IN ('succeeded', 'dead', 'discarded')"
+        " FROM due JOIN deliveries d ON d.id = due.delivery_id JOIN events e ON e.id = d.event_id"
+        " JOIN consumers c ON c.id = d.consumer_id",
+        s.batch);
+    taken = r.size();
+    if (taken == 0) return 0;
+    std::vector<std::string> finished, leased, in_flight;
+    for (const auto& row : r) {
+      if (row[10].as<bool>()) {  // its attempt is recorded, or it is moot: nothing to publish
+        finished.push_back(std::to_string(row[0].as<long long>()));
+        continue;
+      }
+      claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
+                 row[5].as<std::string>() == "websocket", row[9].as<bool>()};
+      const auto project = row[3].as<std::string>();
+      const auto consumer = row[4].as<std::string>();
+      const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
+      if (cl.websocket) {
+        msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
+                        msg_id, row[7].as<std::string>(),
+                        row[8].is_null() ? std::string() : row[8].as<std::string>()});
+      } else {
+        msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
+                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
+                        {}});
+        if (!cl.republished) {
+          in_flight.push_back("(" + w.quote(cl.delivery_id) + "," + std::to_string(cl.attempt) + ")");
+        }
+      }
+      leased.push_back(std::to_string(cl.outbox_id));
+      rows.push_back(std::move(cl));
     }
-    rows.push_back(std::move(cl));
+    if (!finished.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + joined(finished) + ")");
+    if (!leased.empty()) {
+      w.exec_params("UPDATE outbox SET available_at = now() + make_interval(secs => $1),"
+                    " lease_until = now() + make_interval(secs => $1) WHERE id IN (" + joined(leased) + ")",
+                    static_cast<int>(s.delivery_lease.count()));
+    }
+    if (!in_flight.empty()) {
+      w.exec("UPDATE deliveries d SET status = 'in_flight', updated_at = now()"
+             " FROM (VALUES " + joined(in_flight) + ") AS v(id, attempt)"
+             " WHERE d.id = v.id AND d.attempts < v.attempt"
+             " AND d.status IN ('pending', 'scheduled', 'retrying')");
+    }
+    w.commit();
   }
-
-  // The webhook deliveries are marked in_flight before their messages go out: a fast worker's
-  // attempt then waits for this transaction's (asynchronous, quick) commit, never the relay
-  // for the worker's (durable) one. A row whose publish fails is put back below.
-  std::string in_flight;
-  for (const auto& row : rows) {
-    if (row.websocket) continue;
-    in_flight += (in_flight.empty() ? "(" : ",(") + w.quote(row.delivery_id) + "," +
-                 std::to_string(row.attempt) + ")";
-  }
-  if (!in_flight.empty()) {
-    w.exec_params("UPDATE deliveries d SET status = 'in_flight', updated_at = now(),"
-                  " lease_until = now() + make_interval(secs => $1)"
-                  " FROM (VALUES " + in_flight + ") AS v(id, attempt)"
-                  " WHERE d.id = v.id AND d.attempts < v.attempt"
-                  " AND d.status IN ('pending', 'scheduled', 'retrying')",
-                  static_cast<int>(s.delivery_lease.count()));
-  }
+  if (rows.empty()) return taken;
 
   const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
-  std::string done_ids, not_sent, ws_done;
-  std::size_t failures = 0;
+  std::vector<std::string> ws_rows, ws_done, retry_rows, not_sent;
+  std::size_t failures = 0, republished = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto pair = "(" + w.quote(rows[i].delivery_id) + "," + std::to_string(rows[i].attempt) + ")";
+    const auto& row = rows[i];
     if (!ok[i]) {
-      ++failures;  // stays in the outbox, unlocked at COMMIT
-      if (!rows[i].websocket) not_sent += (not_sent.empty() ? "" : ",") + pair;
+      ++failures;
+      retry_rows.push_back("(" + std::to_string(row.outbox_id) + "," + (row.republished ? "true" : "false") + ")");
+      if (!row.websocket && !row.republished) {
+        not_sent.push_back("(" + c.quote(row.delivery_id) + "," + std::to_string(row.attempt) + ")");
+      }
       continue;
     }
-    done_ids += (done_ids.empty() ? "" : ",") + std::to_string(rows[i].outbox_id);
-    if (rows[i].websocket) ws_done += (ws_done.empty() ? "" : ",") + pair;
+    if (row.republished) ++republished;
+    if (row.websocket) {
+      ws_rows.push_back(std::to_string(row.outbox_id));
+      ws_done.push_back("(" + c.quote(row.delivery_id) + "," + std::to_string(row.attempt) + ")");
+    }
   }
-  if (!done_ids.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + done_ids + ")");
-  if (!not_sent.empty()) {
-    // Never published, so never attempted: waiting again, as the next cycle will find it.
-    w.exec("UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
-           " lease_until = NULL, updated_at = now() FROM (VALUES " + not_sent + ") AS v(id, attempt)"
-           " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt");
+  if (!ws_rows.empty() || !retry_rows.empty()) {
+    pqxx::work w(c);
+    asynchronous_commit(w);
+    if (!ws_rows.empty()) {
+      w.exec("DELETE FROM outbox WHERE id IN (" + joined(ws_rows) + ")");
+      w.exec("UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
+             " next_attempt_at = NULL FROM (VALUES " + joined(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id");
+    }
+    if (!retry_rows.empty()) {
+      // Never stored by JetStream, so never attempted: due again for the next cycle, and (if it
+      // was never published before) waiting rather than in flight.
+      w.exec("UPDATE outbox o SET available_at = now(), lease_until = CASE WHEN v.before THEN o.lease_until END"
+             " FROM (VALUES " + joined(retry_rows) + ") AS v(id, before) WHERE o.id = v.id");
+    }
+    if (!not_sent.empty()) {
+      w.exec("UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
+             " updated_at = now() FROM (VALUES " + joined(not_sent) + ") AS v(id, attempt)"
+             " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt");
+    }
+    w.commit();
   }
-  if (!ws_done.empty()) {
-    w.exec("UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
-           " next_attempt_at = NULL FROM (VALUES " + ws_done + ") AS v(id, attempt) WHERE d.id = v.id");
-  }
-  w.commit();
   metrics.get_counter("psig_relay_published_total", "outbox rows published to JetStream")
       .inc(rows.size() - failures);
+  if (republished > 0) {
+    spdlog::warn("relay: {} deliveries published again after their in-flight lease ran out", republished);
+    metrics.get_counter("psig_sweeper_requeued_total", "in-flight deliveries published again after their lease")
+        .inc(republished);
+  }
   if (failures > 0) {
     metrics.get_counter("psig_jetstream_publish_errors_total", "JetStream publishes not acknowledged")
         .inc(failures);
     spdlog::warn("relay: {} of {} JetStream publishes failed; they stay in the outbox", failures,
                  rows.size());
   }
-  return rows.size();
+  return taken;
 }
 
-struct sweep_result {
-  std::size_t requeued = 0;
+struct outbox_depth {
   double due_rows = 0;        // outbox rows due now
   double oldest_due_age = 0;  // seconds the oldest of them has waited
 };
 
-sweep_result sweep_once(pqxx::connection& c) {
-  pqxx::work w(c);
-  const auto r = w.exec(
-      "WITH stuck AS (UPDATE deliveries SET status = 'retrying', lease_until = NULL, updated_at = now()"
-      " WHERE status = 'in_flight' AND lease_until < now() RETURNING id, attempts)"
-      " INSERT INTO outbox (delivery_id, attempt) SELECT id, attempts + 1 FROM stuck");
+outbox_depth measure_outbox(pqxx::connection& c) {
+  pqxx::nontransaction w(c);
   const auto depth = w.exec1(
       "SELECT count(*), coalesce(extract(epoch FROM now() - min(available_at)), 0)::float8"
       " FROM outbox WHERE available_at <= now()");
-  w.commit();
-  return {r.affected_rows(), depth[0].as<double>(), depth[1].as<double>()};
+  return {depth[0].as<double>(), depth[1].as<double>()};
 }
 
 // One small batch, so a large backlog never holds long locks; returns the events deleted.
@@ -153,13 +194,13 @@ std::size_t expire_once(pqxx::connection& c, int batch) {
 
 relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
              common::metrics_registry& metrics, relay_settings settings)
-    : strand_(asio::make_strand(ioc)), timer_(strand_), sweep_timer_(strand_),
+    : strand_(asio::make_strand(ioc)), timer_(strand_), gauge_timer_(strand_),
       retention_timer_(strand_), pool_(pool), js_(js),
       metrics_(metrics), settings_(settings) {}
 
 void relay::start() {
   asio::co_spawn(strand_, [this] { return relay_loop(); }, asio::detached);
-  asio::co_spawn(strand_, [this] { return sweep_loop(); }, asio::detached);
+  asio::co_spawn(strand_, [this] { return gauge_loop(); }, asio::detached);
   asio::co_spawn(strand_, [this] { return retention_loop(); }, asio::detached);
 }
 
@@ -167,7 +208,7 @@ void relay::stop() {
   stopping_ = true;
   asio::post(strand_, [this] {
     timer_.cancel();
-    sweep_timer_.cancel();
+    gauge_timer_.cancel();
     retention_timer_.cancel();
   });
 }
@@ -195,25 +236,19 @@ awaitable<void> relay::relay_loop() {
   }
 }
 
-awaitable<void> relay::sweep_loop() {
+awaitable<void> relay::gauge_loop() {
   while (!stopping_) {
-    sweep_timer_.expires_after(settings_.sweep_every);
-    co_await sweep_timer_.async_wait(use_tuple);
+    gauge_timer_.expires_after(settings_.gauge_every);
+    co_await gauge_timer_.async_wait(use_tuple);
     if (stopping_) break;
     try {
-      auto sweep = [](pqxx::connection& c) { return sweep_once(c); };
-      const auto swept = co_await pool_.run(std::move(sweep));
-      metrics_.get_gauge("psig_outbox_due_rows", "outbox rows due for relaying").set(swept.due_rows);
+      auto measure = [](pqxx::connection& c) { return measure_outbox(c); };
+      const auto depth = co_await pool_.run(std::move(measure));
+      metrics_.get_gauge("psig_outbox_due_rows", "outbox rows due for relaying").set(depth.due_rows);
       metrics_.get_gauge("psig_outbox_oldest_due_seconds", "age of the oldest due outbox row")
-          .set(swept.oldest_due_age);
-      if (swept.requeued > 0) {
-        spdlog::warn("sweeper: {} deliveries stuck in flight went back to the outbox", swept.requeued);
-        metrics_.get_counter("psig_sweeper_requeued_total", "in-flight deliveries re-queued")
-            .inc(swept.requeued);
-        wake();
-      }
+          .set(depth.oldest_due_age);
     } catch (const std::exception& e) {
-      spdlog::warn("sweep failed: {}", e.what());
+      spdlog::warn("outbox gauges failed: {}", e.what());
     }
   }
 }

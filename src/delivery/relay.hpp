@@ -1,10 +1,11 @@
 #pragma once
-// The outbox relay and the sweeper (DESIGN §3). The relay claims due outbox rows with FOR
-// UPDATE SKIP LOCKED and a lease (so two nodes never publish a row twice within a lease),
-// publishes them to JetStream with Nats-Msg-Id = delivery id + attempt, and deletes them once
-// JetStream acknowledged. Webhook-like deliveries go to the PSIG_DELIVERIES work queue; those of
-// websocket consumers go to PSIG_WS and are done. The sweeper puts deliveries whose in-flight
-// lease ran out (a crashed node, a lost message) back into the outbox: PostgreSQL is the truth.
+// The outbox relay, which is also the sweeper (DESIGN §3). The relay claims due outbox rows
+// with FOR UPDATE SKIP LOCKED (so two nodes never publish a row at once) and publishes them to
+// JetStream with Nats-Msg-Id = delivery id + attempt. Those of websocket consumers go to PSIG_WS
+// and are done: deleted. Webhook-like deliveries go to the PSIG_DELIVERIES work queue and their
+// rows stay as the in-flight lease, due again after delivery_lease; the attempt writer deletes
+// them with the attempt's result. A lease that runs out (a crashed node, a lost message) makes
+// the row due, and the relay publishes it again: PostgreSQL is the truth.
 // The retention loop deletes events older than their project's retention_days, in small
 // batches (their deliveries, attempts and outbox rows cascade).
 #include <atomic>
@@ -31,8 +32,8 @@ struct relay_settings {
   bus::nats_names names = bus::nats_names("psig");
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
-  std::chrono::seconds delivery_lease{300};  // published deliveries before the sweeper steps in
-  std::chrono::seconds sweep_every{5};
+  std::chrono::seconds delivery_lease{300};  // published deliveries before they are published again
+  std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
 };
 
@@ -47,12 +48,12 @@ class relay {
 
  private:
   awaitable<void> relay_loop();
-  awaitable<void> sweep_loop();
+  awaitable<void> gauge_loop();
   awaitable<void> retention_loop();
 
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
-  asio::steady_timer sweep_timer_;
+  asio::steady_timer gauge_timer_;
   asio::steady_timer retention_timer_;
   storage::pg_pool& pool_;
   bus::jetstream& js_;

@@ -168,7 +168,7 @@ awaitable<delivery_log_repo::change> delivery_log_repo::discard(std::string proj
     if (r[0][0].as<std::string>() == "succeeded") return change::conflict;
     w.exec_params("DELETE FROM outbox WHERE delivery_id = $1", id);
     w.exec_params(
-        "UPDATE deliveries SET status = 'discarded', next_attempt_at = NULL, lease_until = NULL,"
+        "UPDATE deliveries SET status = 'discarded', next_attempt_at = NULL,"
         " updated_at = now() WHERE id = $1",
         id);
     w.commit();

@@ -1,5 +1,6 @@
 #include "storage/pg_pool.hpp"
 
+#include <pqxx/nontransaction>
 #include <spdlog/spdlog.h>
 
 namespace psig::storage {
@@ -56,8 +57,16 @@ void pg_pool::worker() {
       conn.reset();
       try {
         conn = std::make_unique<pqxx::connection>(url_);
+        // Every query of the daemon is written for an index. The hot tables churn like queues
+        // (a backlog drained, a project deleted), so PostgreSQL's statistics can say "nearly
+        // empty" of a table that holds millions of dead or new rows, and a plan made then
+        // sticks: the foreign-key checks' plans are cached for the connection's lifetime.
+        // Measured: the outbox insert's check on deliveries read 14 M tuples by sequential scan
+        // in 5 s of load. Sequential scans stay possible where no index applies.
+        pqxx::nontransaction(*conn).exec("SET enable_seqscan = off");
       } catch (const std::exception& e) {
         spdlog::warn("database connection failed: {}", e.what());
+        conn.reset();
       }
     }
     j(conn.get());

@@ -76,25 +76,6 @@ inline std::function<bool(const json&)> push_of(const json& event_id) {
   };
 }
 
-// A counter or gauge of GET /metrics (summed over its labels); 0 when absent.
-inline double metric(const test::daemon_process& d, const std::string& name) {
-  http_client c(d.port());
-  const auto r = c.get("/metrics");
-  double sum = 0;
-  std::size_t at = 0;
-  while ((at = r.body.find(name, at)) != std::string::npos) {
-    const bool line_start = at == 0 || r.body[at - 1] == '\n';
-    const auto end = r.body.find('\n', at);
-    const std::string line = r.body.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    at += name.size();
-    if (!line_start || (line.size() > name.size() && line[name.size()] != ' ' && line[name.size()] != '{')) {
-      continue;
-    }
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
 // The process's resident set, in KiB (VmRSS of /proc/<pid>/status).
 inline long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
