@@ -6,6 +6,7 @@
 #include "bus/jetstream.hpp"
 #include "storage/pg_pool.hpp"
 #include "storage/pg_util.hpp"
+#include <pqxx/nontransaction>
 
 namespace psig::delivery {
 namespace {
@@ -28,14 +29,17 @@ std::string joined(const std::vector<std::string>& items) {
 
 // The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
 // acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
-// again (below). Events and attempts stay durable.
-void asynchronous_commit(pqxx::work& w) { w.exec("SET LOCAL synchronous_commit = off"); }
+// again (below). Events and attempts stay durable. Its statements go in one query string,
+// which PostgreSQL runs as one transaction: one round trip instead of BEGIN, SET, each
+// statement and COMMIT (measured: the relay's claim took 5-6 ms under load, mostly waiting).
+const std::string asynchronous_commit = "SET LOCAL synchronous_commit = off;";
 
-// One relay cycle. First transaction: lock due rows (SKIP LOCKED: other nodes' relays pass them
-// by), lease them (due again only after delivery_lease), mark their webhook deliveries in
-// flight, commit. Then publish, with no lock held: a fast worker's attempt never waits for this
-// relay. Second transaction, only when there is something to settle: delete the published rows
-// of websocket consumers (done once JetStream has them) and make the failed ones due again. A
+// One relay cycle. First statement (its own transaction): lock due rows (SKIP LOCKED: other
+// nodes' relays pass them by), lease them (due again only after delivery_lease), mark their
+// webhook deliveries in flight. Then publish, with no lock held: a fast worker's attempt never
+// waits for this relay. Second transaction, only when there is something to settle: delete the
+// published rows of websocket consumers (done once JetStream has them) and make the failed ones
+// due again. A
 // crash between the two leaves rows leased, published again when the lease runs out; a row
 // published twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at
 // least once.
@@ -50,62 +54,50 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
   const auto& names = s.names;
   std::vector<claimed> rows;
   std::vector<bus::outgoing_message> msgs;
-  std::size_t taken = 0;
-  {
-    pqxx::work w(c);
-    asynchronous_commit(w);
-    const auto r = w.exec_params(
-        "WITH due AS (SELECT id, delivery_id, attempt, lease_until FROM outbox"
-        " WHERE available_at <= now() ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " SELECT due.id, due.delivery_id, due.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
-        " CASE WHEN c.kind = 'websocket' THEN e.envelope END,"
-        " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END,"
-        " due.lease_until IS NOT NULL,"
-        " d.attempts >= due.attempt OR d.status IN ('succeeded', 'dead', 'discarded')"
-        " FROM due JOIN deliveries d ON d.id = due.delivery_id JOIN events e ON e.id = d.event_id"
-        " JOIN consumers c ON c.id = d.consumer_id",
-        s.batch);
-    taken = r.size();
-    if (taken == 0) return 0;
-    std::vector<std::string> finished, leased, in_flight;
-    for (const auto& row : r) {
-      if (row[10].as<bool>()) {  // its attempt is recorded, or it is moot: nothing to publish
-        finished.push_back(std::to_string(row[0].as<long long>()));
-        continue;
-      }
-      claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
-                 row[5].as<std::string>() == "websocket", row[9].as<bool>()};
-      const auto project = row[3].as<std::string>();
-      const auto consumer = row[4].as<std::string>();
-      const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
-      if (cl.websocket) {
-        msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
-                        msg_id, row[7].as<std::string>(),
-                        row[8].is_null() ? std::string() : row[8].as<std::string>()});
-      } else {
-        msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
-                        R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
-                        {}});
-        if (!cl.republished) {
-          in_flight.push_back("(" + w.quote(cl.delivery_id) + "," + std::to_string(cl.attempt) + ")");
-        }
-      }
-      leased.push_back(std::to_string(cl.outbox_id));
-      rows.push_back(std::move(cl));
+  // One statement, one round trip: claimed, leased (or dropped) and marked in flight at once.
+  const auto lease = std::to_string(s.delivery_lease.count());
+  pqxx::nontransaction w(c);
+  const auto r = w.exec(
+      asynchronous_commit +
+      "WITH due AS (SELECT id, delivery_id, attempt, lease_until FROM outbox"
+      " WHERE available_at <= now() ORDER BY available_at LIMIT " + std::to_string(s.batch) +
+      " FOR UPDATE SKIP LOCKED),"
+      " info AS (SELECT due.id, due.delivery_id, due.attempt, d.project_id, d.consumer_id, c.kind, e.type,"
+      " CASE WHEN c.kind = 'websocket' THEN e.envelope END AS envelope,"
+      " CASE WHEN c.kind = 'websocket' THEN e.to_users::text END AS to_users,"
+      " due.lease_until IS NOT NULL AS republished,"
+      // Its attempt is recorded, or it is moot: dropped, not published.
+      " d.attempts >= due.attempt OR d.status IN ('succeeded', 'dead', 'discarded') AS moot"
+      " FROM due JOIN deliveries d ON d.id = due.delivery_id JOIN events e ON e.id = d.event_id"
+      " JOIN consumers c ON c.id = d.consumer_id),"
+      " dropped AS (DELETE FROM outbox o USING info WHERE o.id = info.id AND info.moot),"
+      " leased AS (UPDATE outbox o SET available_at = now() + make_interval(secs => " + lease + "),"
+      " lease_until = now() + make_interval(secs => " + lease + ") FROM info"
+      " WHERE o.id = info.id AND NOT info.moot),"
+      " flying AS (UPDATE deliveries d SET status = 'in_flight', updated_at = now() FROM info"
+      " WHERE d.id = info.delivery_id AND NOT info.moot AND NOT info.republished"
+      " AND info.kind <> 'websocket' AND d.attempts < info.attempt"
+      " AND d.status IN ('pending', 'scheduled', 'retrying'))"
+      " SELECT id, delivery_id, attempt, project_id, consumer_id, kind, type, envelope, to_users,"
+      " republished, moot FROM info");
+  const std::size_t taken = r.size();
+  for (const auto& row : r) {
+    if (row[10].as<bool>()) continue;
+    claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
+               row[5].as<std::string>() == "websocket", row[9].as<bool>()};
+    const auto project = row[3].as<std::string>();
+    const auto consumer = row[4].as<std::string>();
+    const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
+    if (cl.websocket) {
+      msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
+                      msg_id, row[7].as<std::string>(),
+                      row[8].is_null() ? std::string() : row[8].as<std::string>()});
+    } else {
+      msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
+                      R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
+                      {}});
     }
-    if (!finished.empty()) w.exec("DELETE FROM outbox WHERE id IN (" + joined(finished) + ")");
-    if (!leased.empty()) {
-      w.exec_params("UPDATE outbox SET available_at = now() + make_interval(secs => $1),"
-                    " lease_until = now() + make_interval(secs => $1) WHERE id IN (" + joined(leased) + ")",
-                    static_cast<int>(s.delivery_lease.count()));
-    }
-    if (!in_flight.empty()) {
-      w.exec("UPDATE deliveries d SET status = 'in_flight', updated_at = now()"
-             " FROM (VALUES " + joined(in_flight) + ") AS v(id, attempt)"
-             " WHERE d.id = v.id AND d.attempts < v.attempt"
-             " AND d.status IN ('pending', 'scheduled', 'retrying')");
-    }
-    w.commit();
+    rows.push_back(std::move(cl));
   }
   if (rows.empty()) return taken;
 
@@ -128,27 +120,25 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
       ws_done.push_back("(" + c.quote(row.delivery_id) + "," + std::to_string(row.attempt) + ")");
     }
   }
-  if (!ws_rows.empty() || !retry_rows.empty()) {
-    pqxx::work w(c);
-    asynchronous_commit(w);
-    if (!ws_rows.empty()) {
-      w.exec("DELETE FROM outbox WHERE id IN (" + joined(ws_rows) + ")");
-      w.exec("UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
-             " next_attempt_at = NULL FROM (VALUES " + joined(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id");
-    }
-    if (!retry_rows.empty()) {
-      // Never stored by JetStream, so never attempted: due again for the next cycle, and (if it
-      // was never published before) waiting rather than in flight.
-      w.exec("UPDATE outbox o SET available_at = now(), lease_until = CASE WHEN v.before THEN o.lease_until END"
-             " FROM (VALUES " + joined(retry_rows) + ") AS v(id, before) WHERE o.id = v.id");
-    }
-    if (!not_sent.empty()) {
-      w.exec("UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
-             " updated_at = now() FROM (VALUES " + joined(not_sent) + ") AS v(id, attempt)"
-             " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt");
-    }
-    w.commit();
+  // One round trip too: the statements run as one (implicit) transaction.
+  std::string settle;
+  if (!ws_rows.empty()) {
+    settle += "DELETE FROM outbox WHERE id IN (" + joined(ws_rows) + ");"
+              "UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
+              " next_attempt_at = NULL FROM (VALUES " + joined(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id;";
   }
+  if (!retry_rows.empty()) {
+    // Never stored by JetStream, so never attempted: due again for the next cycle, and (if it
+    // was never published before) waiting rather than in flight.
+    settle += "UPDATE outbox o SET available_at = now(), lease_until = CASE WHEN v.before THEN o.lease_until END"
+              " FROM (VALUES " + joined(retry_rows) + ") AS v(id, before) WHERE o.id = v.id;";
+  }
+  if (!not_sent.empty()) {
+    settle += "UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
+              " updated_at = now() FROM (VALUES " + joined(not_sent) + ") AS v(id, attempt)"
+              " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt;";
+  }
+  if (!settle.empty()) w.exec(asynchronous_commit + settle);
   metrics.get_counter("psig_relay_published_total", "outbox rows published to JetStream")
       .inc(rows.size() - failures);
   if (republished > 0) {
