@@ -4,6 +4,7 @@
 #include <set>
 #include <unordered_map>
 
+#include <pqxx/nontransaction>
 #include <spdlog/spdlog.h>
 
 #include "psig/common/ids.hpp"
@@ -50,11 +51,11 @@ struct event_row {
   bool inserted = false;
 };
 
-std::string quote_or_null(pqxx::work& w, const std::optional<std::string>& v) {
+std::string quote_or_null(pqxx::transaction_base& w, const std::optional<std::string>& v) {
   return v ? w.quote(*v) : "NULL";
 }
 
-// The whole batch in one transaction. Returns per pending request, per item, its result.
+// The whole batch in one statement (one transaction). Returns per pending request, per item, its result.
 results write_batch(pqxx::connection& c, routing_cache& cache,
                     const std::vector<const std::vector<ingest_item>*>& batch) {
   const auto now = clock::now();
@@ -89,29 +90,60 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     }
   }
 
+  // Each new event's deliveries are worked out before the statement; those of an event whose
+  // key turns out to be taken are not inserted (the join on `ev` below) and not counted.
   pqxx::work w(c);
-  std::string sql =
-      "INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
-      " deliver_at, created_at, to_users) VALUES ";
-  bool any = false;
-  for (const auto& r : rows) {
+  std::string events_sql, deliveries_sql;
+  std::vector<int> delivery_counts(rows.size(), 0);
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    const auto& r = rows[n];
     if (r.leader) continue;
     const auto& req = r.src->request;
-    sql += any ? ",(" : "(";
-    any = true;
-    sql += w.quote(r.id) + "," + w.quote(r.src->project_id) + "," + w.quote(req.type) + "," +
-           w.quote(r.envelope) + "," + quote_or_null(w, req.idempotency_key) + "," +
-           w.quote(r.src->fingerprint) + "," +
-           (req.deliver_at ? w.quote(common::format_rfc3339(*req.deliver_at)) : "NULL") + "," +
-           w.quote(now_text) + "," +
-           (req.to_users.empty() ? "NULL" : w.quote(nlohmann::json(req.to_users).dump()) + "::jsonb") +
-           ")";
+    events_sql += events_sql.empty() ? "(" : ",(";
+    events_sql += w.quote(r.id) + "," + w.quote(r.src->project_id) + "," + w.quote(req.type) + "," +
+                  w.quote(r.envelope) + "," + quote_or_null(w, req.idempotency_key) + "," +
+                  w.quote(r.src->fingerprint) + "," +
+                  (req.deliver_at ? w.quote(common::format_rfc3339(*req.deliver_at)) : "NULL") + "," +
+                  w.quote(now_text) + "," +
+                  (req.to_users.empty() ? "NULL" : w.quote(nlohmann::json(req.to_users).dump()) + "::jsonb") +
+                  ")";
+    const auto targets = routes[r.src->project_id]->match(
+        req.type, [&] { return nlohmann::json::parse(r.envelope); });
+    const bool scheduled = req.deliver_at && *req.deliver_at > now;
+    const std::string available = scheduled ? w.quote(common::format_rfc3339(*req.deliver_at))
+                                            : w.quote(now_text);
+    for (const auto* t : targets) {
+      if (!req.consumers.empty() &&
+          std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
+        continue;
+      }
+      deliveries_sql += (deliveries_sql.empty() ? "(" : ",(") + w.quote(common::new_id("dlv")) + "," +
+                        w.quote(r.src->project_id) + "," + w.quote(r.id) + "," +
+                        w.quote(t->consumer_id) + "," + (scheduled ? "'scheduled'" : "'pending'") +
+                        "," + available + ")";
+      ++delivery_counts[n];
+    }
   }
-  // A key already stored (by an earlier or a concurrent transaction) makes the row a duplicate:
-  // the unique index decides, so concurrent posts with one key make exactly one event.
-  sql += " ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id";
+  // One statement: the events, then the deliveries and outbox rows of those inserted (data-
+  // modifying CTEs), so the transaction is three round trips (BEGIN, this, COMMIT) not five. A key already stored (by an earlier or a
+  // concurrent transaction) makes the row a duplicate: the unique index decides, so concurrent
+  // posts with one key make exactly one event.
+  std::string sql =
+      "WITH ev AS (INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
+      " deliver_at, created_at, to_users) VALUES " + events_sql +
+      " ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id)";
+  if (!deliveries_sql.empty()) {
+    sql += ", dl AS (INSERT INTO deliveries (id, project_id, event_id, consumer_id, status, next_attempt_at)"
+           " SELECT v.id, v.project_id, v.event_id, v.consumer_id, v.status, v.at::timestamptz"
+           " FROM (VALUES " + deliveries_sql + ") AS v(id, project_id, event_id, consumer_id, status, at)"
+           " JOIN ev ON ev.id = v.event_id RETURNING id, next_attempt_at),"
+           " ob AS (INSERT INTO outbox (delivery_id, attempt, available_at) SELECT id, 1, next_attempt_at FROM dl)";
+  }
+  sql += " SELECT id FROM ev";
   std::set<std::string> inserted;
-  for (const auto& r : w.exec(sql)) inserted.insert(r[0].as<std::string>());
+  if (!events_sql.empty()) {
+    for (const auto& r : w.exec(sql)) inserted.insert(r[0].as<std::string>());
+  }
 
   results out(batch.size());
   for (std::size_t p = 0; p < batch.size(); ++p) out[p].resize(batch[p]->size());
@@ -136,8 +168,8 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     }
   }
 
-  std::string deliveries_sql, outbox_sql;
-  for (auto& r : rows) {
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    auto& r = rows[n];
     auto& result = out[r.pending][r.item];
     if (r.leader) continue;
     if (!r.inserted) {
@@ -151,32 +183,10 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
       continue;
     }
     result.event_id = r.id;
-    const auto& req = r.src->request;
-    const auto targets = routes[r.src->project_id]->match(
-        req.type, [&] { return nlohmann::json::parse(r.envelope); });
-    const bool scheduled = req.deliver_at && *req.deliver_at > now;
-    const std::string available = scheduled ? w.quote(common::format_rfc3339(*req.deliver_at))
-                                            : w.quote(now_text);
-    for (const auto* t : targets) {
-      if (!req.consumers.empty() &&
-          std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
-        continue;
-      }
-      const auto dlv = w.quote(common::new_id("dlv"));
-      deliveries_sql += (deliveries_sql.empty() ? "(" : ",(") + dlv + "," + w.quote(r.src->project_id) +
-                        "," + w.quote(r.id) + "," + w.quote(t->consumer_id) + "," +
-                        (scheduled ? "'scheduled'" : "'pending'") + "," + available + ")";
-      outbox_sql += (outbox_sql.empty() ? "(" : ",(") + dlv + ",1," + available + ")";
-      ++result.deliveries;
-    }
+    result.deliveries = delivery_counts[n];
   }
-  if (!deliveries_sql.empty()) {
-    w.exec("INSERT INTO deliveries (id, project_id, event_id, consumer_id, status, next_attempt_at)"
-           " VALUES " + deliveries_sql);
-    w.exec("INSERT INTO outbox (delivery_id, attempt, available_at) VALUES " + outbox_sql);
-  }
-  w.commit();
 
+  w.commit();
   // Later rows with a key seen earlier in this batch answer like a second post would.
   for (auto& r : rows) {
     if (!r.leader) continue;
