@@ -100,7 +100,8 @@ the way.
   PostgreSQL (fsync on), in a database of its own: 100 events, deliveries and outbox rows per
   transaction, counted as 100 × tps.
 - **ingest**: 64 keep-alive connections POST ~500-byte events as fast as the 202s come back; a 202
-  means the event, its delivery and its outbox row are committed (group commit).
+  means the event, its delivery and its outbox row are committed (group commit). Before the next
+  mode starts, the deliveries still queued are received (so e2e does not wait behind them).
 - **e2e**: events POSTed at a fixed rate; \`psig-bench\` is also the webhook receiver and takes the
   send time out of each payload: POST → webhook received, including the relay through JetStream
   and the attempt.

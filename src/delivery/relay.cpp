@@ -1,12 +1,12 @@
 #include "delivery/relay.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <pqxx/nontransaction>
 #include <spdlog/spdlog.h>
 
 #include "bus/jetstream.hpp"
 #include "storage/pg_pool.hpp"
 #include "storage/pg_util.hpp"
-#include <pqxx/nontransaction>
 
 namespace psig::delivery {
 namespace {
