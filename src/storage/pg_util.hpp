@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -21,6 +22,23 @@ inline std::string ts(std::string_view column) {
 // libpqxx 6 sends a null `const char*` as SQL NULL; it has no std::optional parameters.
 inline const char* nullable(const std::optional<std::string>& v) {
   return v ? v->c_str() : nullptr;
+}
+
+// A PostgreSQL array literal of text ({"a","b\"c"}), to pass a list as one parameter of a
+// prepared statement (libpqxx 6 has no array parameters): every element quoted, with its
+// backslashes and double quotes escaped.
+inline std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char ch : item) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
 }
 
 inline std::optional<std::string> opt_string(const pqxx::field& f) {
