@@ -13,16 +13,16 @@ using nlohmann::json;
 
 std::unordered_map<std::string, delivery_context> load_all(pqxx::connection& c,
                                                            const std::vector<std::string>& ids) {
-  // Prepared (the ids are one array parameter): planning this join took longer than running
-  // it, for every load. Defining it again on a connection that has it is a no-op.
-  c.prepare("psig_load_contexts",
-            "SELECT d.id, d.project_id, d.consumer_id, d.status, d.attempts, e.id, e.envelope, c.kind,"
-            " c.url, c.headers::text, c.template::text, c.settings::text, c.status, c.secret,"
-            " CASE WHEN c.previous_secret_expires_at > now() THEN c.previous_secret END"
-            " FROM deliveries d JOIN events e ON e.id = d.event_id JOIN consumers c ON c.id = d.consumer_id"
-            " WHERE d.id = ANY($1::text[])");
-  pqxx::nontransaction w(c);  // one SELECT: one round trip, no BEGIN/COMMIT
-  const auto r = w.exec_prepared("psig_load_contexts", storage::pg::text_array(ids));
+  // Prepared, with its generic plan (the ids are one array parameter): planning this join took
+  // longer than running it, for every load. One SELECT: one round trip, no BEGIN/COMMIT.
+  const auto r = storage::pg::exec_generic(
+      c, "psig_load_contexts",
+      "SELECT d.id, d.project_id, d.consumer_id, d.status, d.attempts, e.id, e.envelope, c.kind,"
+      " c.url, c.headers::text, c.template::text, c.settings::text, c.status, c.secret,"
+      " CASE WHEN c.previous_secret_expires_at > now() THEN c.previous_secret END"
+      " FROM deliveries d JOIN events e ON e.id = d.event_id JOIN consumers c ON c.id = d.consumer_id"
+      " WHERE d.id = ANY($1::text[])",
+      "(" + c.quote(storage::pg::text_array(ids)) + ")");
   std::unordered_map<std::string, delivery_context> out;
   for (const auto& row : r) {
     delivery_context ctx;

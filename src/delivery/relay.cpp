@@ -55,12 +55,11 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
   std::vector<claimed> rows;
   std::vector<bus::outgoing_message> msgs;
   // One statement, one round trip: claimed, leased (or dropped) and marked in flight at once.
-  // Prepared: planning it took longer than running it. Defining it again on a connection that
-  // has it is a no-op; EXECUTE (not libpq's) keeps it in the query string with the SET. The
-  // LIMIT is a constant: with a parameter there, the generic plan assumes a tenth of the outbox
-  // is due and hash-joins all of a consumer's deliveries (measured: 10 ms per cycle).
-  c.prepare(
-      "psig_relay_claim",
+  // Prepared, with its generic plan: planning it took longer than running it. The LIMIT is a
+  // constant: with a parameter there, the generic plan assumes a tenth of the outbox is due and
+  // hash-joins all of a consumer's deliveries (measured: 10 ms per cycle).
+  const auto r = storage::pg::exec_generic(
+      c, "psig_relay_claim",
       "WITH due AS (SELECT id, delivery_id, attempt, lease_until FROM outbox"
       " WHERE available_at <= now() ORDER BY available_at LIMIT " + std::to_string(s.batch) +
       " FOR UPDATE SKIP LOCKED),"
@@ -80,11 +79,8 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
       " AND info.kind <> 'websocket' AND d.attempts < info.attempt"
       " AND d.status IN ('pending', 'scheduled', 'retrying'))"
       " SELECT id, delivery_id, attempt, project_id, consumer_id, kind, type, envelope, to_users,"
-      " republished, moot FROM info");
-  c.prepare_now("psig_relay_claim");
-  pqxx::nontransaction w(c);
-  const auto r = w.exec(asynchronous_commit + "EXECUTE psig_relay_claim(" +
-                        std::to_string(s.delivery_lease.count()) + ")");
+      " republished, moot FROM info",
+      "(" + std::to_string(s.delivery_lease.count()) + ")", asynchronous_commit);
   const std::size_t taken = r.size();
   for (const auto& row : r) {
     if (row[10].as<bool>()) continue;
@@ -143,7 +139,7 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
               " updated_at = now() FROM (VALUES " + joined(not_sent) + ") AS v(id, attempt)"
               " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt;";
   }
-  if (!settle.empty()) w.exec(asynchronous_commit + settle);
+  if (!settle.empty()) pqxx::nontransaction(c).exec(asynchronous_commit + settle);
   metrics.get_counter("psig_relay_published_total", "outbox rows published to JetStream")
       .inc(rows.size() - failures);
   if (republished > 0) {

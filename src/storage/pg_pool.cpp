@@ -62,11 +62,8 @@ void pg_pool::worker() {
         // empty" of a table that holds millions of dead or new rows, and a plan made then
         // sticks: the foreign-key checks' plans are cached for the connection's lifetime.
         // Measured: the outbox insert's check on deliveries read 14 M tuples by sequential scan
-        // in 5 s of load. Sequential scans stay possible where no index applies. For the same
-        // reason the few prepared statements (the relay's claim, the context load) use their
-        // generic plan, checked with EXPLAIN, instead of being planned again at every call
-        // (which PostgreSQL kept doing: ~1 ms per relay cycle).
-        pqxx::nontransaction(*conn).exec("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
+        // in 5 s of load. Sequential scans stay possible where no index applies.
+        pqxx::nontransaction(*conn).exec("SET enable_seqscan = off");
       } catch (const std::exception& e) {
         spdlog::warn("database connection failed: {}", e.what());
         conn.reset();

@@ -41,6 +41,20 @@ inline std::string text_array(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+// Runs `name` (defined here as `definition` on first use; a no-op afterwards) with its generic
+// plan, `args` being the EXECUTE's SQL argument list ("(1, 'x')"), after `prefix` (more SET
+// LOCALs) in the same query string: one round trip, one transaction. For the hot statements
+// whose planning cost more than running them; their generic plans are checked with EXPLAIN.
+// Only SET LOCAL: every other statement keeps its custom plan.
+inline pqxx::result exec_generic(pqxx::connection& c, const std::string& name,
+                                 const std::string& definition, const std::string& args,
+                                 const std::string& prefix = {}) {
+  c.prepare(name, definition);
+  c.prepare_now(name);
+  pqxx::nontransaction w(c);
+  return w.exec(prefix + "SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE " + name + args);
+}
+
 inline std::optional<std::string> opt_string(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<std::string>();
