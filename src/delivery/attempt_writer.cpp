@@ -106,9 +106,9 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
            " JOIN deliveries d ON d.id = v.id WHERE d.status = 'retrying'");
   }
   auto id_list = [&](const std::set<std::string>& ids) {
-    std::string s;
-    for (const auto& id : ids) s += (s.empty() ? "" : ",") + w.quote(id);
-    return s;
+    std::vector<std::string> quoted;
+    for (const auto& id : ids) quoted.push_back(w.quote(id));
+    return storage::pg::comma_list(quoted);
   };
   if (!succeeded_consumers.empty()) {
     w.exec("UPDATE consumers SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN (" +

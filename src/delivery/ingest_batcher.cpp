@@ -4,7 +4,6 @@
 #include <set>
 #include <unordered_map>
 
-#include <pqxx/nontransaction>
 #include <spdlog/spdlog.h>
 
 #include "psig/common/ids.hpp"
@@ -51,11 +50,11 @@ struct event_row {
   bool inserted = false;
 };
 
-std::string quote_or_null(pqxx::transaction_base& w, const std::optional<std::string>& v) {
+std::string quote_or_null(pqxx::work& w, const std::optional<std::string>& v) {
   return v ? w.quote(*v) : "NULL";
 }
 
-// The whole batch in one statement (one transaction). Returns per pending request, per item, its result.
+// The whole batch in one transaction. Returns per pending request, per item, its result.
 results write_batch(pqxx::connection& c, routing_cache& cache,
                     const std::vector<const std::vector<ingest_item>*>& batch) {
   const auto now = clock::now();
@@ -125,9 +124,9 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     }
   }
   // One statement: the events, then the deliveries and outbox rows of those inserted (data-
-  // modifying CTEs), so the transaction is three round trips (BEGIN, this, COMMIT) not five. A key already stored (by an earlier or a
-  // concurrent transaction) makes the row a duplicate: the unique index decides, so concurrent
-  // posts with one key make exactly one event.
+  // modifying CTEs), so the transaction is three round trips (BEGIN, this, COMMIT), not five.
+  // A key already stored (by an earlier or a concurrent transaction) makes the row a
+  // duplicate: the unique index decides, so concurrent posts with one key make one event.
   std::string sql =
       "WITH ev AS (INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
       " deliver_at, created_at, to_users) VALUES " + events_sql +
@@ -185,8 +184,8 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     result.event_id = r.id;
     result.deliveries = delivery_counts[n];
   }
-
   w.commit();
+
   // Later rows with a key seen earlier in this batch answer like a second post would.
   for (auto& r : rows) {
     if (!r.leader) continue;

@@ -21,12 +21,6 @@ struct claimed {
   bool republished;  // published before: its lease ran out with no attempt recorded
 };
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
 // The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
 // acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
 // again (below). Events and attempts stay durable. Its statements go in one query string,
@@ -39,10 +33,9 @@ const std::string asynchronous_commit = "SET LOCAL synchronous_commit = off;";
 // webhook deliveries in flight. Then publish, with no lock held: a fast worker's attempt never
 // waits for this relay. Second transaction, only when there is something to settle: delete the
 // published rows of websocket consumers (done once JetStream has them) and make the failed ones
-// due again. A
-// crash between the two leaves rows leased, published again when the lease runs out; a row
-// published twice is deduplicated by Nats-Msg-Id, or delivered twice with one webhook-id: at
-// least once.
+// due again. A crash between the two leaves rows leased, published again when the lease runs
+// out; a row published twice is deduplicated by Nats-Msg-Id, or delivered twice with one
+// webhook-id: at least once.
 //
 // A published webhook row stays in the outbox as the delivery's lease, deleted by the attempt
 // writer with the attempt's result. A row that falls due again was published and never
@@ -124,19 +117,19 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
   // One round trip too: the statements run as one (implicit) transaction.
   std::string settle;
   if (!ws_rows.empty()) {
-    settle += "DELETE FROM outbox WHERE id IN (" + joined(ws_rows) + ");"
+    settle += "DELETE FROM outbox WHERE id IN (" + storage::pg::comma_list(ws_rows) + ");"
               "UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
-              " next_attempt_at = NULL FROM (VALUES " + joined(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id;";
+              " next_attempt_at = NULL FROM (VALUES " + storage::pg::comma_list(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id;";
   }
   if (!retry_rows.empty()) {
     // Never stored by JetStream, so never attempted: due again for the next cycle, and (if it
     // was never published before) waiting rather than in flight.
     settle += "UPDATE outbox o SET available_at = now(), lease_until = CASE WHEN v.before THEN o.lease_until END"
-              " FROM (VALUES " + joined(retry_rows) + ") AS v(id, before) WHERE o.id = v.id;";
+              " FROM (VALUES " + storage::pg::comma_list(retry_rows) + ") AS v(id, before) WHERE o.id = v.id;";
   }
   if (!not_sent.empty()) {
     settle += "UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
-              " updated_at = now() FROM (VALUES " + joined(not_sent) + ") AS v(id, attempt)"
+              " updated_at = now() FROM (VALUES " + storage::pg::comma_list(not_sent) + ") AS v(id, attempt)"
               " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt;";
   }
   if (!settle.empty()) pqxx::nontransaction(c).exec(asynchronous_commit + settle);

@@ -24,6 +24,13 @@ inline const char* nullable(const std::optional<std::string>& v) {
   return v ? v->c_str() : nullptr;
 }
 
+// "a,b,c": SQL fragments (quoted values, VALUES rows) joined for an IN list or VALUES.
+inline std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 // A PostgreSQL array literal of text ({"a","b\"c"}), to pass a list as one parameter of a
 // prepared statement (libpqxx 6 has no array parameters): every element quoted, with its
 // backslashes and double quotes escaped.
