@@ -13,11 +13,11 @@
 namespace psig::delivery {
 namespace {
 
-std::string quoted_time(pqxx::work& w, std::chrono::system_clock::time_point t) {
-  return w.quote(common::format_rfc3339(t)) + "::timestamptz";
-}
+std::string time_text(std::chrono::system_clock::time_point t) { return common::format_rfc3339(t); }
 
-std::string opt_int(const std::optional<int>& v) { return v ? std::to_string(*v) : "NULL"; }
+std::optional<std::string> opt_int(const std::optional<int>& v) {
+  return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
 
 // Receivers answer anything: binary, NUL bytes, UTF-8 cut at the 16 KiB cap. PostgreSQL text
 // takes none of it, so invalid sequences become U+FFFD and NULs are dropped.
@@ -28,9 +28,78 @@ std::string valid_text(const std::string& v) {
   return out;
 }
 
-std::string opt_text(pqxx::work& w, const std::string& v) {
-  return v.empty() ? "NULL" : w.quote(valid_text(v));
+std::optional<std::string> opt_text(const std::string& v) {
+  return v.empty() ? std::nullopt : std::optional<std::string>(valid_text(v));
 }
+
+// The whole batch in one prepared statement (one round trip, its own transaction): the
+// outcomes come as one array per column. The unique (delivery_id, attempt) makes a redelivered
+// NATS message harmless: only the attempts inserted here (`fresh`) change anything else.
+constexpr const char* record_sql = R"SQL(
+WITH v AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[],
+                       $6::int[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[],
+                       $12::text[], $13::timestamptz[], $14::text[], $15::text[])
+    AS v(att_id, project_id, delivery_id, attempt, started_at, duration_ms, status_code,
+         error_class, error, response_body, status, last_error, next_at, consumer_id,
+         disable_reason)),
+ins AS (
+  INSERT INTO delivery_attempts (id, project_id, delivery_id, attempt, started_at, duration_ms,
+                                 status_code, error_class, error, response_body, node_id)
+  SELECT att_id, project_id, delivery_id, attempt, started_at, duration_ms, status_code,
+         error_class, error, response_body, $16 FROM v
+  ON CONFLICT (delivery_id, attempt) DO NOTHING
+  RETURNING delivery_id, attempt),
+fresh AS (SELECT v.* FROM v JOIN ins USING (delivery_id, attempt)),
+-- The relay left each published row in the outbox as the delivery's lease: with the result
+-- recorded it must not fall due again.
+lease AS (
+  DELETE FROM outbox o USING fresh f WHERE o.delivery_id = f.delivery_id AND o.attempt = f.attempt
+  RETURNING 1),
+-- An operator's discard while the attempt ran wins: the attempt is logged, the delivery stays
+-- discarded and gets no retry. The leases are deleted first (the subquery runs once, before any
+-- delivery row is locked): the relay's lock order is outbox, then deliveries.
+upd AS (
+  UPDATE deliveries d SET status = f.status, attempts = f.attempt, last_status_code = f.status_code,
+         last_error = f.last_error, next_attempt_at = f.next_at, updated_at = now()
+  FROM fresh f
+  WHERE d.id = f.delivery_id AND d.attempts < f.attempt AND d.status <> 'discarded'
+    AND (SELECT count(*) FROM lease) >= 0
+  RETURNING d.id, d.status, f.attempt, f.next_at),
+retry AS (
+  INSERT INTO outbox (delivery_id, attempt, available_at)
+  SELECT id, attempt + 1, next_at FROM upd WHERE status = 'retrying' AND next_at IS NOT NULL),
+-- Consumers: a 410 Gone switches one off; a success clears failing_since; a consumer failing
+-- without a single success for too long is switched off (DESIGN §8). Each consumer row is
+-- updated by one of these at most (a row updated twice in one statement keeps one update).
+gone_ids AS (SELECT DISTINCT ON (consumer_id) consumer_id, disable_reason FROM fresh
+             WHERE disable_reason IS NOT NULL),
+ok_ids AS (SELECT consumer_id FROM fresh WHERE status = 'succeeded'
+           EXCEPT SELECT consumer_id FROM gone_ids),
+failing_ids AS (SELECT consumer_id FROM fresh WHERE status <> 'succeeded'
+                EXCEPT SELECT consumer_id FROM fresh WHERE status = 'succeeded'
+                EXCEPT SELECT consumer_id FROM gone_ids),
+gone AS (
+  UPDATE consumers c SET status = 'disabled', disabled_reason = g.disable_reason,
+         failing_since = coalesce(c.failing_since, now()), updated_at = now()
+  FROM gone_ids g WHERE c.id = g.consumer_id
+  RETURNING c.project_id),
+ok AS (
+  UPDATE consumers SET failing_since = NULL
+  WHERE failing_since IS NOT NULL AND id IN (SELECT consumer_id FROM ok_ids)),
+mark AS (
+  UPDATE consumers SET failing_since = now()
+  WHERE failing_since IS NULL AND id IN (SELECT consumer_id FROM failing_ids)),
+off AS (
+  UPDATE consumers SET status = 'disabled', updated_at = now(),
+         disabled_reason = 'failing without a success since ' || failing_since::text
+  WHERE status = 'enabled' AND failing_since < now() - make_interval(hours => $17)
+    AND id IN (SELECT consumer_id FROM failing_ids)
+  RETURNING project_id)
+SELECT delivery_id, attempt, NULL AS disabled_project FROM ins
+UNION ALL SELECT NULL, NULL, project_id FROM gone
+UNION ALL SELECT NULL, NULL, project_id FROM off
+)SQL";
 
 struct write_result {
   std::vector<bool> fresh;                  // per outcome: was its attempt row new?
@@ -39,95 +108,33 @@ struct write_result {
 
 write_result write(pqxx::connection& c, const std::string& node, std::chrono::hours disable_after,
                    const std::vector<attempt_outcome*>& batch) {
-  pqxx::work w(c);
-  std::string attempts_sql;
+  constexpr std::size_t columns = 15;
+  std::vector<std::vector<std::optional<std::string>>> cols(columns);
+  for (auto& col : cols) col.reserve(batch.size());
   for (const auto* o : batch) {
-    attempts_sql += (attempts_sql.empty() ? "(" : ",(") + w.quote(common::new_id("att")) + "," +
-                    w.quote(o->project_id) + "," + w.quote(o->delivery_id) + "," +
-                    std::to_string(o->attempt) + "," + quoted_time(w, o->started_at) + "," +
-                    std::to_string(o->duration_ms) + "," + opt_int(o->status_code) + "," +
-                    opt_text(w, o->error_class) + "," + opt_text(w, o->error) + "," +
-                    opt_text(w, o->response_body) + "," + w.quote(node) + ")";
-  }
-  // The unique (delivery_id, attempt) makes a redelivered NATS message harmless.
-  std::set<std::pair<std::string, int>> fresh;
-  for (const auto& r : w.exec(
-           "INSERT INTO delivery_attempts (id, project_id, delivery_id, attempt, started_at,"
-           " duration_ms, status_code, error_class, error, response_body, node_id) VALUES " +
-           attempts_sql + " ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt")) {
-    fresh.emplace(r[0].as<std::string>(), r[1].as<int>());
-  }
-  write_result result;
-  auto& out = result.fresh;
-  std::string leases, updates, outbox;
-  std::set<std::string> succeeded_consumers, failed_consumers;
-  for (const auto* o : batch) {
-    const bool is_new = fresh.count({o->delivery_id, o->attempt}) != 0;
-    out.push_back(is_new);
-    if (!is_new) continue;
-    leases += (leases.empty() ? "(" : ",(") + w.quote(o->delivery_id) + "," +
-              std::to_string(o->attempt) + ")";
     const std::string last_error = o->error_class.empty() ? "" : o->error_class + ": " + o->error;
-    updates += (updates.empty() ? "(" : ",(") + w.quote(o->delivery_id) + "," +
-               std::to_string(o->attempt) + "," + w.quote(o->new_status) + "," +
-               opt_int(o->status_code) + "::int," + opt_text(w, last_error) + "::text," +
-               (o->next_at ? quoted_time(w, *o->next_at) : "NULL::timestamptz") + ")";
-    if (o->new_status == "retrying" && o->next_at) {
-      outbox += (outbox.empty() ? "(" : ",(") + w.quote(o->delivery_id) + "," +
-                std::to_string(o->attempt + 1) + "," + quoted_time(w, *o->next_at) + ")";
-    }
-    (o->new_status == "succeeded" ? succeeded_consumers : failed_consumers).insert(o->consumer_id);
-    if (o->disable_consumer) {
-      w.exec_params("UPDATE consumers SET status = 'disabled', disabled_reason = $2, updated_at = now()"
-                    " WHERE id = $1",
-                    o->consumer_id, o->disable_reason);
-      result.disabled_projects.insert(o->project_id);
-    }
+    const std::optional<std::string> row[columns] = {
+        common::new_id("att"), o->project_id, o->delivery_id, std::to_string(o->attempt),
+        time_text(o->started_at), std::to_string(o->duration_ms), opt_int(o->status_code),
+        opt_text(o->error_class), opt_text(o->error), opt_text(o->response_body), o->new_status,
+        opt_text(last_error),
+        o->next_at ? std::optional<std::string>(time_text(*o->next_at)) : std::nullopt,
+        o->consumer_id,
+        o->disable_consumer ? std::optional<std::string>(o->disable_reason) : std::nullopt};
+    for (std::size_t i = 0; i < columns; ++i) cols[i].push_back(row[i]);
   }
-  if (!leases.empty()) {
-    // The relay left each published row in the outbox as the delivery's lease: with the result
-    // recorded it must not fall due again. Deleted before the deliveries are updated, in the
-    // relay's lock order (outbox, then deliveries), so that the two never deadlock.
-    w.exec("DELETE FROM outbox o USING (VALUES " + leases + ") AS v(id, attempt)"
-           " WHERE o.delivery_id = v.id AND o.attempt = v.attempt");
+  std::string args = "(";
+  for (const auto& col : cols) args += c.quote(storage::pg::text_array(col)) + ",";
+  args += c.quote(node) + "," + std::to_string(disable_after.count()) + ")";
+  const auto r = storage::pg::exec_generic(c, "psig_record_attempts", record_sql, args);
+
+  std::set<std::pair<std::string, int>> fresh;
+  write_result result;
+  for (const auto& row : r) {
+    if (!row[2].is_null()) result.disabled_projects.insert(row[2].as<std::string>());
+    else fresh.emplace(row[0].as<std::string>(), row[1].as<int>());
   }
-  if (!updates.empty()) {
-    // An operator's discard while the attempt ran wins: the attempt is logged, the delivery
-    // stays discarded and gets no retry.
-    w.exec("UPDATE deliveries d SET status = v.status, attempts = v.attempt,"
-           " last_status_code = v.code, last_error = v.err, next_attempt_at = v.next_at,"
-           " updated_at = now()"
-           " FROM (VALUES " + updates + ") AS v(id, attempt, status, code, err, next_at)"
-           " WHERE d.id = v.id AND d.attempts < v.attempt AND d.status <> 'discarded'");
-  }
-  if (!outbox.empty()) {
-    w.exec("INSERT INTO outbox (delivery_id, attempt, available_at)"
-           " SELECT v.id, v.attempt, v.at FROM (VALUES " + outbox + ") AS v(id, attempt, at)"
-           " JOIN deliveries d ON d.id = v.id WHERE d.status = 'retrying'");
-  }
-  auto id_list = [&](const std::set<std::string>& ids) {
-    std::vector<std::string> quoted;
-    for (const auto& id : ids) quoted.push_back(w.quote(id));
-    return storage::pg::comma_list(quoted);
-  };
-  if (!succeeded_consumers.empty()) {
-    w.exec("UPDATE consumers SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN (" +
-           id_list(succeeded_consumers) + ")");
-  }
-  for (const auto& id : succeeded_consumers) failed_consumers.erase(id);
-  if (!failed_consumers.empty()) {
-    const auto ids = id_list(failed_consumers);
-    w.exec("UPDATE consumers SET failing_since = now() WHERE failing_since IS NULL AND id IN (" + ids + ")");
-    // A consumer failing without a single success for too long is switched off (DESIGN §8).
-    const auto disabled = w.exec_params(
-        "UPDATE consumers SET status = 'disabled', updated_at = now(),"
-        " disabled_reason = 'failing without a success since ' || failing_since::text"
-        " WHERE status = 'enabled' AND failing_since < now() - make_interval(hours => $1)"
-        " AND id IN (" + ids + ") RETURNING project_id",
-        static_cast<int>(disable_after.count()));
-    for (const auto& r : disabled) result.disabled_projects.insert(r[0].as<std::string>());
-  }
-  w.commit();
+  for (const auto* o : batch) result.fresh.push_back(fresh.count({o->delivery_id, o->attempt}) != 0);
   return result;
 }
 

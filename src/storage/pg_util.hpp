@@ -31,19 +31,31 @@ inline std::string comma_list(const std::vector<std::string>& items) {
   return out;
 }
 
-// A PostgreSQL array literal of text ({"a","b\"c"}), to pass a list as one parameter of a
+// A PostgreSQL array literal of text ({"a","b\"c",NULL}), to pass a list as one parameter of a
 // prepared statement (libpqxx 6 has no array parameters): every element quoted, with its
-// backslashes and double quotes escaped.
+// backslashes and double quotes escaped; an empty optional is NULL. Cast to int[] or
+// timestamptz[] where the elements are their text.
+inline void append_array_element(std::string& out, const std::string& item) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  for (const char ch : item) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  out += '"';
+}
+
 inline std::string text_array(const std::vector<std::string>& items) {
   std::string out = "{";
+  for (const auto& item : items) append_array_element(out, item);
+  return out + "}";
+}
+
+inline std::string text_array(const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
   for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char ch : item) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
+    if (item) append_array_element(out, *item);
+    else out += out.size() > 1 ? ",NULL" : "NULL";
   }
   return out + "}";
 }

@@ -89,6 +89,7 @@ void session::drain_inbox() {
   }
   for (const auto& ev : draining_) push(*ev);
   draining_.clear();
+  flush();  // every push of the burst in one write
 }
 
 void session::push(const shared_event& ev) {
@@ -102,7 +103,7 @@ void session::push(const shared_event& ev) {
       // Ephemeral events are in no history: they never wait for a recovery.
       const bool hold = recovering_ > 0 && ev.event().offset != 0;
       if (hold) held_.emplace_back(ev.event().offset, ev.frame_for(pattern));
-      else send(ev.frame_for(pattern));
+      else enqueue(ev.frame_for(pattern));
       break;
     }
   }
@@ -130,8 +131,10 @@ void session::close(close_code code, std::string reason) {
 void session::close_on_strand(close_code code, std::string reason) {
   if (closing_ || closed_) return;
   closing_ = {code, std::move(reason)};
-  queue_.clear();
-  queued_bytes_ = 0;
+  // What is queued is dropped, except the rest of a frame already begun on the wire: the close
+  // frame must not land inside it.
+  queue_.resize(front_written_ > 0 ? 1 : 0);
+  queued_bytes_ = queue_.empty() ? 0 : queue_.front()->size() - front_written_;
   timer_.cancel();
   if (!writing_) {
     writing_ = true;
@@ -140,41 +143,92 @@ void session::close_on_strand(close_code code, std::string reason) {
   }
 }
 
-void session::send(std::shared_ptr<const std::string> frame) {
-  if (closing_ || closed_) return;
+bool session::enqueue(std::shared_ptr<const std::string> frame) {
+  if (closing_ || closed_) return false;
   queued_bytes_ += frame->size();
   if (queued_bytes_ > max_queued_bytes) {
     // A client that does not read must not grow our memory: it reconnects and recovers.
     gateway_.metrics().get_counter("psig_ws_slow_consumer_closes_total", "sessions closed with 4008").inc();
     close_on_strand(close_code::slow_consumer, "slow consumer");
-    return;
+    return false;
   }
   queue_.push_back(std::move(frame));
-  if (!writing_) {
-    writing_ = true;
-    asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
-                   asio::detached);
+  return true;
+}
+
+void session::send(std::shared_ptr<const std::string> frame) {
+  if (enqueue(std::move(frame))) flush();
+}
+
+std::size_t session::gather(const std::vector<std::shared_ptr<const std::string>>& frames,
+                            std::vector<asio::const_buffer>& buffers) const {
+  buffers.clear();
+  std::size_t bytes = 0;
+  for (const auto& frame : frames) {
+    const std::size_t skip = buffers.empty() ? front_written_ : 0;
+    buffers.emplace_back(frame->data() + skip, frame->size() - skip);
+    bytes += frame->size() - skip;
   }
+  return bytes;
+}
+
+void session::flush() {
+  if (writing_ || closing_ || closed_ || queue_.empty()) return;
+  auto& gate = ws_.next_layer();
+  if (!gate.beast_writing()) {
+    // Straight into the socket's buffer when it has room, as nearly always: no coroutine, no
+    // completion handler (a fan-out makes this call once per session per event). Only what
+    // does not fit waits for the writer below.
+    thread_local std::vector<asio::const_buffer> buffers;
+    const std::size_t bytes = gather(queue_, buffers);
+    boost::system::error_code ec;
+    std::size_t n = gate.next_layer().write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      n = 0;
+    }
+    if (ec) {
+      closed_ = true;  // the reader sees the broken socket too and ends the session
+      queue_.clear();
+      return;
+    }
+    queued_bytes_ -= std::min(queued_bytes_, n);
+    if (n == bytes) {
+      queue_.clear();
+      front_written_ = 0;
+      queue_.shrink_to_fit();  // an idle session holds no queue
+      return;
+    }
+    // Drop the frames written whole; a frame cut short is finished before any other write.
+    std::size_t done = 0;
+    n += front_written_;
+    while (n >= queue_[done]->size()) n -= queue_[done++]->size();
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+    front_written_ = n;
+    if (front_written_ > 0) gate.begin_session_write();
+  }
+  writing_ = true;
+  asio::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
+                 asio::detached);
 }
 
 void session::send_json(const json& j) { send(std::make_shared<const std::string>(text_frame(dump(j)))); }
 
 awaitable<void> session::write_loop() {
-  // Everything queued goes out in one gathered write (one sendmsg for many pushes, where Beast
-  // writes one message per call), in order; a close drops what is still queued.
+  // What flush() could not write at once: everything queued goes out in one gathered write
+  // (where Beast writes one message per call), in order; a close drops what is still queued
+  // except the rest of a frame begun on the wire.
   auto& gate = ws_.next_layer();
   std::vector<std::shared_ptr<const std::string>> batch;
   std::vector<asio::const_buffer> buffers;
-  while (!queue_.empty() && !closed_ && !closing_) {
+  while (!queue_.empty() && !closed_ && (!closing_ || front_written_ > 0)) {
     batch.swap(queue_);
-    buffers.clear();
-    std::size_t bytes = 0;
-    for (const auto& frame : batch) {
-      buffers.emplace_back(asio::buffer(*frame));
-      bytes += frame->size();
+    const std::size_t bytes = gather(batch, buffers);
+    if (front_written_ == 0) {  // else the gate is held since flush() began this frame
+      if (gate.beast_writing()) co_await gate.async_wait_beast(asio::use_awaitable);
+      gate.begin_session_write();
     }
-    if (gate.beast_writing()) co_await gate.async_wait_beast(asio::use_awaitable);
-    gate.begin_session_write();
+    front_written_ = 0;
     auto [ec, n] = co_await asio::async_write(gate.next_layer(), buffers, use_tuple);
     gate.end_session_write();
     queued_bytes_ -= std::min(queued_bytes_, bytes);
@@ -213,6 +267,11 @@ awaitable<void> session::run() {
   auto [aec] = co_await ws_.async_accept(upgrade_->request, use_tuple);
   upgrade_.reset();
   if (aec) co_return;
+  {
+    boost::system::error_code ec;  // flush() writes without blocking the I/O thread
+    ws_.next_layer().next_layer().non_blocking(true, ec);
+    if (ec) co_return;
+  }
   gateway_.metrics().get_counter("psig_ws_connections_total", "WebSocket connections accepted").inc();
   accepted_at_ = steady::now();
   arm_timer();  // no connect within the deadline: the socket is closed
@@ -466,8 +525,9 @@ awaitable<void> session::subscribe(const json& id, const json& args) {
     auto held = std::move(held_);
     held_.clear();
     for (auto& [at, frame] : held) {
-      if (at > to) send(std::move(frame));  // the history carried the rest
+      if (at > to && !enqueue(std::move(frame))) break;  // the history carried the rest
     }
+    flush();
   }
 }
 

@@ -74,7 +74,13 @@ class session : public std::enable_shared_from_this<session> {
   void announce(bool join, const std::string& pattern);
   void reply_error(const nlohmann::json& id, const char* code, const std::string& message,
                    nlohmann::json details = nlohmann::json::array());
-  void send(std::shared_ptr<const std::string> frame);
+  // Queues a frame (false: the session is closing, or closes now as a slow consumer)...
+  bool enqueue(std::shared_ptr<const std::string> frame);
+  // ... and writes what is queued, or starts the writer when the socket cannot take it all.
+  void flush();
+  void send(std::shared_ptr<const std::string> frame);  // both
+  std::size_t gather(const std::vector<std::shared_ptr<const std::string>>& frames,
+                     std::vector<asio::const_buffer>& buffers) const;
   void send_json(const nlohmann::json& j);
   awaitable<void> write_loop();
   void arm_timer();
@@ -105,6 +111,7 @@ class session : public std::enable_shared_from_this<session> {
   // holds 576 bytes.
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
+  std::size_t front_written_ = 0;  // bytes of queue_.front() already on the wire
   bool writing_ = false;
   std::optional<std::pair<close_code, std::string>> closing_;
   bool closed_ = false;

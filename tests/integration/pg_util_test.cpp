@@ -1,4 +1,5 @@
 // The SQL helpers against a real PostgreSQL: what they render is what PostgreSQL reads.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,29 @@ TEST(pg_util_test, text_array_round_trips_through_postgresql) {
       EXPECT_FALSE(r[i][0].is_null()) << i;
       EXPECT_EQ(r[i][0].as<std::string>(), items[i]) << i;
     }
-    EXPECT_EQ(w.exec_params1("SELECT cardinality($1::text[])", storage::pg::text_array({}))[0].as<int>(), 0);
+    EXPECT_EQ(w.exec_params1("SELECT cardinality($1::text[])", storage::pg::text_array(std::vector<std::string>{}))[0].as<int>(), 0);
+  }
+  drop_database(url);
+}
+
+TEST(pg_util_test, nullable_text_array_keeps_nulls_apart_from_the_string_null) {
+  const std::string url = create_database();
+  const std::vector<std::optional<std::string>> items{std::nullopt, "NULL", "", std::nullopt, "x,\"y\""};
+  {
+    pqxx::connection c(url);
+    pqxx::nontransaction w(c);
+    const auto r = w.exec_params("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
+                                 storage::pg::text_array(items));
+    ASSERT_EQ(r.size(), items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      EXPECT_EQ(r[i][0].is_null(), !items[i].has_value()) << i;
+      if (items[i]) EXPECT_EQ(r[i][0].as<std::string>(), *items[i]) << i;
+    }
+    // Numbers and times travel as their text.
+    EXPECT_EQ(w.exec_params1("SELECT sum(x) FROM unnest($1::int[]) AS t(x)",
+                             storage::pg::text_array(std::vector<std::optional<std::string>>{"2", std::nullopt, "40"}))[0]
+                  .as<int>(),
+              42);
   }
   drop_database(url);
 }
