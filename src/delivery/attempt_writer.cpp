@@ -13,8 +13,6 @@
 namespace psig::delivery {
 namespace {
 
-std::string time_text(std::chrono::system_clock::time_point t) { return common::format_rfc3339(t); }
-
 std::optional<std::string> opt_int(const std::optional<int>& v) {
   return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
 }
@@ -115,10 +113,10 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
     const std::string last_error = o->error_class.empty() ? "" : o->error_class + ": " + o->error;
     const std::optional<std::string> row[columns] = {
         common::new_id("att"), o->project_id, o->delivery_id, std::to_string(o->attempt),
-        time_text(o->started_at), std::to_string(o->duration_ms), opt_int(o->status_code),
+        common::format_rfc3339(o->started_at), std::to_string(o->duration_ms), opt_int(o->status_code),
         opt_text(o->error_class), opt_text(o->error), opt_text(o->response_body), o->new_status,
         opt_text(last_error),
-        o->next_at ? std::optional<std::string>(time_text(*o->next_at)) : std::nullopt,
+        o->next_at ? std::optional<std::string>(common::format_rfc3339(*o->next_at)) : std::nullopt,
         o->consumer_id,
         o->disable_consumer ? std::optional<std::string>(o->disable_reason) : std::nullopt};
     for (std::size_t i = 0; i < columns; ++i) cols[i].push_back(row[i]);

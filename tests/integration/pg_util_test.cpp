@@ -12,6 +12,11 @@
 namespace psig::test {
 namespace {
 
+// The elements of a text[] literal as PostgreSQL reads them, in order.
+pqxx::result unnest_text(pqxx::nontransaction& w, const std::string& literal) {
+  return w.exec_params("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n", literal);
+}
+
 TEST(pg_util_test, text_array_round_trips_through_postgresql) {
   const std::string url = create_database();
   const std::vector<std::string> items{"dlv_01", "", "a,b", "{x}", "quote\"d", "back\\slash",
@@ -19,8 +24,7 @@ TEST(pg_util_test, text_array_round_trips_through_postgresql) {
   {
     pqxx::connection c(url);
     pqxx::nontransaction w(c);
-    const auto r = w.exec_params("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
-                                 storage::pg::text_array(items));
+    const auto r = unnest_text(w, storage::pg::text_array(items));
     ASSERT_EQ(r.size(), items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
       EXPECT_FALSE(r[i][0].is_null()) << i;
@@ -37,8 +41,7 @@ TEST(pg_util_test, nullable_text_array_keeps_nulls_apart_from_the_string_null) {
   {
     pqxx::connection c(url);
     pqxx::nontransaction w(c);
-    const auto r = w.exec_params("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
-                                 storage::pg::text_array(items));
+    const auto r = unnest_text(w, storage::pg::text_array(items));
     ASSERT_EQ(r.size(), items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
       EXPECT_EQ(r[i][0].is_null(), !items[i].has_value()) << i;
