@@ -78,8 +78,7 @@ awaitable<http::response> post_event(api_context& ctx, http::request& req) {
     if (!decision.allowed) co_return rate_limited(req, decision);
   }
   std::vector<delivery::ingest_item> items;
-  items.push_back(delivery::ingest_item{a.project->id, std::move(*parsed),
-                                        domain::request_fingerprint(*body)});
+  items.push_back(delivery::make_ingest_item(a.project->id, std::move(*parsed), *body));
   const auto results = co_await ctx.ingest->submit(std::move(items));
   const auto& r = results.at(0);
   if (r.result == delivery::ingest_result::outcome::conflict) {
@@ -127,8 +126,7 @@ awaitable<http::response> post_batch(api_context& ctx, http::request& req) {
       continue;
     }
     slot_of_item.push_back(i);
-    items.push_back(delivery::ingest_item{a.project->id, std::move(*parsed),
-                                          domain::request_fingerprint(event)});
+    items.push_back(delivery::make_ingest_item(a.project->id, std::move(*parsed), event));
     data.push_back(nullptr);
   }
   if (!items.empty()) {

@@ -50,8 +50,37 @@ struct event_row {
   bool inserted = false;
 };
 
-std::string quote_or_null(pqxx::work& w, const std::optional<std::string>& v) {
-  return v ? w.quote(*v) : "NULL";
+// The batch's events, deliveries and outbox rows in one prepared statement (its generic plan):
+// the rows come as one array per column. The deliveries and outbox rows are data-modifying
+// CTEs joined to the events inserted, so those of an event whose key turns out to be taken (by
+// an earlier or a concurrent transaction: the unique index decides, so concurrent posts with
+// one key make one event) are not written.
+constexpr const char* ingest_sql = R"SQL(
+WITH ev AS (
+  INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash, deliver_at,
+                      created_at, to_users)
+  SELECT id, project_id, type, envelope, idempotency_key, request_hash, deliver_at, $9::timestamptz,
+         to_users::jsonb
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::timestamptz[], $8::text[])
+    AS v(id, project_id, type, envelope, idempotency_key, request_hash, deliver_at, to_users)
+  ON CONFLICT (project_id, idempotency_key) DO NOTHING
+  RETURNING id, project_id),
+dl AS (
+  INSERT INTO deliveries (id, project_id, event_id, consumer_id, status, next_attempt_at)
+  SELECT v.id, ev.project_id, v.event_id, v.consumer_id, v.status, v.at
+  FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[])
+    AS v(id, event_id, consumer_id, status, at)
+  JOIN ev ON ev.id = v.event_id
+  RETURNING id, next_attempt_at),
+ob AS (INSERT INTO outbox (delivery_id, attempt, available_at) SELECT id, 1, next_attempt_at FROM dl)
+SELECT id FROM ev
+)SQL";
+
+using column = std::vector<std::optional<std::string>>;
+
+std::optional<std::string> opt_time(const std::optional<clock::time_point>& t) {
+  return t ? std::optional<std::string>(common::format_rfc3339(*t)) : std::nullopt;
 }
 
 // The whole batch in one transaction. Returns per pending request, per item, its result.
@@ -90,58 +119,60 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   }
 
   // Each new event's deliveries are worked out before the statement; those of an event whose
-  // key turns out to be taken are not inserted (the join on `ev` below) and not counted.
-  pqxx::work w(c);
-  std::string events_sql, deliveries_sql;
+  // key turns out to be taken are not inserted and not counted.
+  column events[8], deliveries[5];
   std::vector<int> delivery_counts(rows.size(), 0);
+  bool keyed = false;
   for (std::size_t n = 0; n < rows.size(); ++n) {
     const auto& r = rows[n];
     if (r.leader) continue;
     const auto& req = r.src->request;
-    events_sql += events_sql.empty() ? "(" : ",(";
-    events_sql += w.quote(r.id) + "," + w.quote(r.src->project_id) + "," + w.quote(req.type) + "," +
-                  w.quote(r.envelope) + "," + quote_or_null(w, req.idempotency_key) + "," +
-                  w.quote(r.src->fingerprint) + "," +
-                  (req.deliver_at ? w.quote(common::format_rfc3339(*req.deliver_at)) : "NULL") + "," +
-                  w.quote(now_text) + "," +
-                  (req.to_users.empty() ? "NULL" : w.quote(nlohmann::json(req.to_users).dump()) + "::jsonb") +
-                  ")";
+    keyed = keyed || req.idempotency_key.has_value();
+    const std::optional<std::string> event[8] = {
+        r.id, r.src->project_id, req.type, r.envelope, req.idempotency_key,
+        r.src->fingerprint.empty() ? std::nullopt : std::optional<std::string>(r.src->fingerprint),
+        opt_time(req.deliver_at),
+        req.to_users.empty() ? std::nullopt : std::optional<std::string>(nlohmann::json(req.to_users).dump())};
+    for (std::size_t i = 0; i < 8; ++i) events[i].push_back(event[i]);
     const auto targets = routes[r.src->project_id]->match(
         req.type, [&] { return nlohmann::json::parse(r.envelope); });
     const bool scheduled = req.deliver_at && *req.deliver_at > now;
-    const std::string available = scheduled ? w.quote(common::format_rfc3339(*req.deliver_at))
-                                            : w.quote(now_text);
+    const std::string available = scheduled ? common::format_rfc3339(*req.deliver_at) : now_text;
     for (const auto* t : targets) {
       if (!req.consumers.empty() &&
           std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
         continue;
       }
-      deliveries_sql += (deliveries_sql.empty() ? "(" : ",(") + w.quote(common::new_id("dlv")) + "," +
-                        w.quote(r.src->project_id) + "," + w.quote(r.id) + "," +
-                        w.quote(t->consumer_id) + "," + (scheduled ? "'scheduled'" : "'pending'") +
-                        "," + available + ")";
+      const std::optional<std::string> delivery[5] = {common::new_id("dlv"), r.id, t->consumer_id,
+                                                      scheduled ? "scheduled" : "pending", available};
+      for (std::size_t i = 0; i < 5; ++i) deliveries[i].push_back(delivery[i]);
       ++delivery_counts[n];
     }
   }
-  // One statement: the events, then the deliveries and outbox rows of those inserted (data-
-  // modifying CTEs), so the transaction is three round trips (BEGIN, this, COMMIT), not five.
-  // A key already stored (by an earlier or a concurrent transaction) makes the row a
-  // duplicate: the unique index decides, so concurrent posts with one key make one event.
-  std::string sql =
-      "WITH ev AS (INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash,"
-      " deliver_at, created_at, to_users) VALUES " + events_sql +
-      " ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id)";
-  if (!deliveries_sql.empty()) {
-    sql += ", dl AS (INSERT INTO deliveries (id, project_id, event_id, consumer_id, status, next_attempt_at)"
-           " SELECT v.id, v.project_id, v.event_id, v.consumer_id, v.status, v.at::timestamptz"
-           " FROM (VALUES " + deliveries_sql + ") AS v(id, project_id, event_id, consumer_id, status, at)"
-           " JOIN ev ON ev.id = v.event_id RETURNING id, next_attempt_at),"
-           " ob AS (INSERT INTO outbox (delivery_id, attempt, available_at) SELECT id, 1, next_attempt_at FROM dl)";
+  std::string args = "(";
+  for (const auto& col : events) args += c.quote(storage::pg::text_array(col)) + ",";
+  args += c.quote(now_text);
+  for (const auto& col : deliveries) {
+    args += ',';
+    args += c.quote(storage::pg::text_array(col));
   }
-  sql += " SELECT id FROM ev";
+  args += ")";
+
+  // Without idempotency keys nothing is looked up afterwards: the statement is its own
+  // transaction (one round trip). With them, the stored events of keys taken before this batch
+  // are read in the same transaction, by a second statement (a new snapshot, which sees the
+  // concurrent transaction the insert waited for).
+  storage::pg::prepare(c, "psig_ingest", ingest_sql);
+  std::optional<pqxx::work> tx;
+  std::optional<pqxx::nontransaction> auto_commit;
+  pqxx::transaction_base* w = nullptr;
+  if (keyed) w = &tx.emplace(c);
+  else w = &auto_commit.emplace(c);
   std::set<std::string> inserted;
-  if (!events_sql.empty()) {
-    for (const auto& r : w.exec(sql)) inserted.insert(r[0].as<std::string>());
+  if (!events[0].empty()) {
+    for (const auto& r : w->exec(storage::pg::generic_call("psig_ingest", args))) {
+      inserted.insert(r[0].as<std::string>());
+    }
   }
 
   results out(batch.size());
@@ -152,12 +183,12 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   for (auto& r : rows) {
     r.inserted = !r.leader && inserted.count(r.id) != 0;
     if (r.leader || r.inserted) continue;
-    lookup += (lookup.empty() ? "(" : ",(") + w.quote(r.src->project_id) + "," +
-              w.quote(*r.src->request.idempotency_key) + ")";
+    lookup += (lookup.empty() ? "(" : ",(") + w->quote(r.src->project_id) + "," +
+              w->quote(*r.src->request.idempotency_key) + ")";
   }
   std::map<std::pair<std::string, std::string>, std::tuple<std::string, std::string, int>> stored;
   if (!lookup.empty()) {
-    const auto found = w.exec(
+    const auto found = w->exec(
         "SELECT e.project_id, e.idempotency_key, e.id, e.request_hash,"
         " (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)::int FROM events e"
         " WHERE (e.project_id, e.idempotency_key) IN (VALUES " + lookup + ")");
@@ -184,7 +215,7 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     result.event_id = r.id;
     result.deliveries = delivery_counts[n];
   }
-  w.commit();
+  w->commit();
 
   // Later rows with a key seen earlier in this batch answer like a second post would.
   for (auto& r : rows) {

@@ -25,8 +25,16 @@ namespace psig::delivery {
 struct ingest_item {
   std::string project_id;
   domain::event_request request;
-  std::string fingerprint;  // of the posted body, for idempotency
+  std::string fingerprint;  // of the posted body, for idempotency; empty without a key
 };
+
+// The fingerprint is only ever compared between posts with one idempotency key, so without a
+// key it is not computed (a hash of the whole body per event) and is stored as NULL.
+inline ingest_item make_ingest_item(std::string project_id, domain::event_request request,
+                                    const nlohmann::json& body) {
+  std::string fingerprint = request.idempotency_key ? domain::request_fingerprint(body) : std::string();
+  return ingest_item{std::move(project_id), std::move(request), std::move(fingerprint)};
+}
 
 struct ingest_result {
   enum class outcome { created, duplicate, conflict };

@@ -64,14 +64,24 @@ inline std::string text_array(const std::vector<std::optional<std::string>>& ite
 // plan, `args` being the EXECUTE's SQL argument list ("(1, 'x')"), after `prefix` (more SET
 // LOCALs) in the same query string: one round trip, one transaction. For the hot statements
 // whose planning cost more than running them; their generic plans are checked with EXPLAIN.
-// Only SET LOCAL: every other statement keeps its custom plan.
+// Only SET LOCAL: every other statement keeps its custom plan. Inside a transaction of the
+// caller's, prepare first and run `generic_call` in it.
+inline void prepare(pqxx::connection& c, const std::string& name, const std::string& definition) {
+  c.prepare(name, definition);
+  c.prepare_now(name);
+}
+
+inline std::string generic_call(const std::string& name, const std::string& args,
+                                const std::string& prefix = {}) {
+  return prefix + "SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE " + name + args;
+}
+
 inline pqxx::result exec_generic(pqxx::connection& c, const std::string& name,
                                  const std::string& definition, const std::string& args,
                                  const std::string& prefix = {}) {
-  c.prepare(name, definition);
-  c.prepare_now(name);
+  prepare(c, name, definition);
   pqxx::nontransaction w(c);
-  return w.exec(prefix + "SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE " + name + args);
+  return w.exec(generic_call(name, args, prefix));
 }
 
 inline std::optional<std::string> opt_string(const pqxx::field& f) {

@@ -110,8 +110,7 @@ awaitable<void> session::publish(const json& id, const json& args) {
         "ws:" + common::sha256_hex(user_).substr(0, 16) + ":" + client_id.get<std::string>();
   }
   std::vector<delivery::ingest_item> items;
-  items.push_back(delivery::ingest_item{project_id_, std::move(*request),
-                                        domain::request_fingerprint(*body)});
+  items.push_back(delivery::make_ingest_item(project_id_, std::move(*request), *body));
   auto pending = gateway_.ingest(std::move(items));
   const auto results = co_await std::move(pending);
   const auto& r = results.at(0);
