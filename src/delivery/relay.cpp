@@ -7,6 +7,7 @@
 #include "bus/jetstream.hpp"
 #include "storage/pg_pool.hpp"
 #include "storage/pg_util.hpp"
+#include "storage/table_stats.hpp"
 
 namespace psig::delivery {
 namespace {
@@ -231,6 +232,15 @@ awaitable<void> relay::gauge_loop() {
       metrics_.get_gauge("psig_outbox_due_rows", "outbox rows due for relaying").set(depth.due_rows);
       metrics_.get_gauge("psig_outbox_oldest_due_seconds", "age of the oldest due outbox row")
           .set(depth.oldest_due_age);
+      // A queue table that refilled after VACUUM found it empty has statistics of 0 rows, and
+      // every plan made on them scans whole indexes (storage/table_stats.hpp): analyzed here,
+      // within a gauge period, instead of at the next auto-analyze.
+      auto refresh = [](pqxx::connection& c) {
+        return storage::analyze_stale(c, {"outbox", "deliveries", "events", "delivery_attempts"});
+      };
+      for (const auto& table : co_await pool_.run(std::move(refresh))) {
+        spdlog::info("relay: analyzed {}: its planner statistics were far below its size", table);
+      }
     } catch (const std::exception& e) {
       spdlog::warn("outbox gauges failed: {}", e.what());
     }

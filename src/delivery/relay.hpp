@@ -33,7 +33,8 @@ struct relay_settings {
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
   std::chrono::seconds delivery_lease{300};  // published deliveries before they are published again
-  std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured
+  std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured and
+                                             // the queue tables' statistics checked
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
 };
 
