@@ -1,6 +1,6 @@
 #pragma once
 // Group commit (DESIGN §3): concurrent ingest requests queue here and are written together, many
-// per PostgreSQL transaction — events, their deliveries and outbox rows as multi-row statements
+// per PostgreSQL transaction — events, their deliveries and outbox rows in one prepared statement
 // — and each request is answered only after the COMMIT that holds it.
 #include <chrono>
 #include <cstddef>
