@@ -179,13 +179,14 @@ std::size_t expire_once(pqxx::connection& c, int batch) {
 
 relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
              common::metrics_registry& metrics, relay_settings settings)
-    : strand_(asio::make_strand(ioc)), timer_(strand_), gauge_timer_(strand_),
+    : strand_(asio::make_strand(ioc)), timer_(strand_), gauge_timer_(strand_), stats_timer_(strand_),
       retention_timer_(strand_), pool_(pool), js_(js),
       metrics_(metrics), settings_(settings) {}
 
 void relay::start() {
   asio::co_spawn(strand_, [this] { return relay_loop(); }, asio::detached);
   asio::co_spawn(strand_, [this] { return gauge_loop(); }, asio::detached);
+  asio::co_spawn(strand_, [this] { return stats_loop(); }, asio::detached);
   asio::co_spawn(strand_, [this] { return retention_loop(); }, asio::detached);
 }
 
@@ -194,6 +195,7 @@ void relay::stop() {
   asio::post(strand_, [this] {
     timer_.cancel();
     gauge_timer_.cancel();
+    stats_timer_.cancel();
     retention_timer_.cancel();
   });
 }
@@ -232,9 +234,19 @@ awaitable<void> relay::gauge_loop() {
       metrics_.get_gauge("psig_outbox_due_rows", "outbox rows due for relaying").set(depth.due_rows);
       metrics_.get_gauge("psig_outbox_oldest_due_seconds", "age of the oldest due outbox row")
           .set(depth.oldest_due_age);
-      // A queue table that refilled after VACUUM found it empty has statistics of 0 rows, and
-      // every plan made on them scans whole indexes (storage/table_stats.hpp): analyzed here,
-      // within a gauge period, instead of at the next auto-analyze.
+    } catch (const std::exception& e) {
+      spdlog::warn("outbox gauges failed: {}", e.what());
+    }
+  }
+}
+
+// A queue table that refilled after VACUUM found it empty has statistics of 0 rows, and every
+// plan made on them scans whole indexes (storage/table_stats.hpp): analyzed within a second,
+// from the start (a daemon started on emptied tables makes its plans at once), instead of at
+// the next auto-analyze.
+awaitable<void> relay::stats_loop() {
+  while (!stopping_) {
+    try {
       auto refresh = [](pqxx::connection& c) {
         return storage::analyze_stale(c, {"outbox", "deliveries", "events", "delivery_attempts"});
       };
@@ -242,8 +254,10 @@ awaitable<void> relay::gauge_loop() {
         spdlog::info("relay: analyzed {}: its planner statistics were far below its size", table);
       }
     } catch (const std::exception& e) {
-      spdlog::warn("outbox gauges failed: {}", e.what());
+      spdlog::warn("statistics check failed: {}", e.what());
     }
+    stats_timer_.expires_after(settings_.stats_every);
+    co_await stats_timer_.async_wait(use_tuple);
   }
 }
 

@@ -33,8 +33,8 @@ struct relay_settings {
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
   std::chrono::seconds delivery_lease{300};  // published deliveries before they are published again
-  std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured and
-                                             // the queue tables' statistics checked
+  std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured
+  std::chrono::seconds stats_every{1};       // how often the queue tables' statistics are checked
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
 };
 
@@ -50,11 +50,13 @@ class relay {
  private:
   awaitable<void> relay_loop();
   awaitable<void> gauge_loop();
+  awaitable<void> stats_loop();
   awaitable<void> retention_loop();
 
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   asio::steady_timer gauge_timer_;
+  asio::steady_timer stats_timer_;
   asio::steady_timer retention_timer_;
   storage::pg_pool& pool_;
   bus::jetstream& js_;
