@@ -245,6 +245,7 @@ awaitable<void> relay::gauge_loop() {
 // from the start (a daemon started on emptied tables makes its plans at once), instead of at
 // the next auto-analyze.
 awaitable<void> relay::stats_loop() {
+  bool failing = false;  // a database outage is logged once, not every second
   while (!stopping_) {
     try {
       auto refresh = [](pqxx::connection& c) {
@@ -253,8 +254,10 @@ awaitable<void> relay::stats_loop() {
       for (const auto& table : co_await pool_.run(std::move(refresh))) {
         spdlog::info("relay: analyzed {}: its planner statistics were far below its size", table);
       }
+      failing = false;
     } catch (const std::exception& e) {
-      spdlog::warn("statistics check failed: {}", e.what());
+      if (!failing) spdlog::warn("statistics check failed: {}", e.what());
+      failing = true;
     }
     stats_timer_.expires_after(settings_.stats_every);
     co_await stats_timer_.async_wait(use_tuple);
