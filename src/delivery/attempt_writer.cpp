@@ -107,8 +107,7 @@ struct write_result {
 write_result write(pqxx::connection& c, const std::string& node, std::chrono::hours disable_after,
                    const std::vector<attempt_outcome*>& batch) {
   constexpr std::size_t columns = 15;
-  std::vector<std::vector<std::optional<std::string>>> cols(columns);
-  for (auto& col : cols) col.reserve(batch.size());
+  storage::pg::array_literal cols[columns];
   for (const auto* o : batch) {
     const std::string last_error = o->error_class.empty() ? "" : o->error_class + ": " + o->error;
     const std::optional<std::string> row[columns] = {
@@ -119,10 +118,10 @@ write_result write(pqxx::connection& c, const std::string& node, std::chrono::ho
         o->next_at ? std::optional<std::string>(common::format_rfc3339(*o->next_at)) : std::nullopt,
         o->consumer_id,
         o->disable_consumer ? std::optional<std::string>(o->disable_reason) : std::nullopt};
-    for (std::size_t i = 0; i < columns; ++i) cols[i].push_back(row[i]);
+    for (std::size_t i = 0; i < columns; ++i) cols[i].add_opt(row[i]);
   }
   std::string args = "(";
-  for (const auto& col : cols) args += c.quote(storage::pg::text_array(col)) + ",";
+  for (const auto& col : cols) args += c.quote(col.str()) + ",";
   args += c.quote(node) + "," + std::to_string(disable_after.count()) + ")";
   const auto r = storage::pg::exec_generic(c, "psig_record_attempts", record_sql, args);
 

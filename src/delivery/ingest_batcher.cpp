@@ -77,8 +77,6 @@ ob AS (INSERT INTO outbox (delivery_id, attempt, available_at) SELECT id, 1, nex
 SELECT id FROM ev
 )SQL";
 
-using column = std::vector<std::optional<std::string>>;
-
 std::optional<std::string> opt_time(const std::optional<clock::time_point>& t) {
   return t ? std::optional<std::string>(common::format_rfc3339(*t)) : std::nullopt;
 }
@@ -120,7 +118,7 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
 
   // Each new event's deliveries are worked out before the statement; those of an event whose
   // key turns out to be taken are not inserted and not counted.
-  column events[8], deliveries[5];
+  storage::pg::array_literal events[8], deliveries[5];
   std::vector<int> delivery_counts(rows.size(), 0);
   bool keyed = false;
   for (std::size_t n = 0; n < rows.size(); ++n) {
@@ -128,12 +126,15 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     if (r.leader) continue;
     const auto& req = r.src->request;
     keyed = keyed || req.idempotency_key.has_value();
-    const std::optional<std::string> event[8] = {
-        r.id, r.src->project_id, req.type, r.envelope, req.idempotency_key,
-        r.src->fingerprint.empty() ? std::nullopt : std::optional<std::string>(r.src->fingerprint),
-        opt_time(req.deliver_at),
-        req.to_users.empty() ? std::nullopt : std::optional<std::string>(nlohmann::json(req.to_users).dump())};
-    for (std::size_t i = 0; i < 8; ++i) events[i].push_back(event[i]);
+    events[0].add(r.id);
+    events[1].add(r.src->project_id);
+    events[2].add(req.type);
+    events[3].add(r.envelope);
+    events[4].add_opt(req.idempotency_key);
+    events[5].add_opt(r.src->fingerprint.empty() ? std::nullopt : std::optional<std::string>(r.src->fingerprint));
+    events[6].add_opt(opt_time(req.deliver_at));
+    events[7].add_opt(req.to_users.empty() ? std::nullopt
+                                           : std::optional<std::string>(nlohmann::json(req.to_users).dump()));
     const auto targets = routes[r.src->project_id]->match(
         req.type, [&] { return nlohmann::json::parse(r.envelope); });
     const bool scheduled = req.deliver_at && *req.deliver_at > now;
@@ -143,18 +144,20 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
           std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
         continue;
       }
-      const std::optional<std::string> delivery[5] = {common::new_id("dlv"), r.id, t->consumer_id,
-                                                      scheduled ? "scheduled" : "pending", available};
-      for (std::size_t i = 0; i < 5; ++i) deliveries[i].push_back(delivery[i]);
+      deliveries[0].add(common::new_id("dlv"));
+      deliveries[1].add(r.id);
+      deliveries[2].add(t->consumer_id);
+      deliveries[3].add(scheduled ? "scheduled" : "pending");
+      deliveries[4].add(available);
       ++delivery_counts[n];
     }
   }
   std::string args = "(";
-  for (const auto& col : events) args += c.quote(storage::pg::text_array(col)) + ",";
+  for (const auto& col : events) args += c.quote(col.str()) + ",";
   args += c.quote(now_text);
   for (const auto& col : deliveries) {
     args += ',';
-    args += c.quote(storage::pg::text_array(col));
+    args += c.quote(col.str());
   }
   args += ")";
 

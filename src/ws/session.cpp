@@ -196,7 +196,9 @@ void session::flush() {
     if (n == bytes) {
       queue_.clear();
       front_written_ = 0;
-      queue_.shrink_to_fit();  // an idle session holds no queue
+      // The queue's room is kept for the next burst (freeing it here cost a malloc and a free
+      // per session per event); only a burst's backlog is given back.
+      if (queue_.capacity() > 16) queue_.shrink_to_fit();
       return;
     }
     // Drop the frames written whole; a frame cut short is finished before any other write.
