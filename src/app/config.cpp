@@ -211,6 +211,12 @@ const std::vector<option>& options() {
       int_opt("delivery_lease_seconds", "PSIG_DELIVERY_LEASE_SECONDS",
               "how long a published delivery may stay in flight with no attempt before it is published again",
               5, 86'400, [](config& c, long long n) { c.delivery_lease_seconds = static_cast<int>(n); }),
+      // Below JetStream's duplicate window (120 s): the relay's publish of a row the hand-off
+      // published too is then stored once.
+      int_opt("handoff_grace_seconds", "PSIG_HANDOFF_GRACE_SECONDS",
+              "how long a delivery handed off after its commit waits before the relay publishes it "
+              "(a crash between commit and publish)",
+              1, 60, [](config& c, long long n) { c.handoff_grace_seconds = static_cast<int>(n); }),
       int_opt("jetstream_ack_wait_seconds", "PSIG_JETSTREAM_ACK_WAIT_SECONDS",
               "JetStream redelivers a message not acknowledged within this", 5, 3600,
               [](config& c, long long n) { c.jetstream_ack_wait_seconds = static_cast<int>(n); }),

@@ -38,6 +38,7 @@ struct config {
   int ingest_burst = 20'000;
   std::chrono::milliseconds relay_poll{250};
   int delivery_lease_seconds = 300;
+  int handoff_grace_seconds = 10;
   int jetstream_ack_wait_seconds = 120;
   int retention_sweep_seconds = 60;
   int ws_max_connections_per_project = 10'000;  // on all nodes, unless the project's settings say

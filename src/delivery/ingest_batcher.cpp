@@ -54,7 +54,9 @@ struct event_row {
 // the rows come as one array per column. The deliveries and outbox rows are data-modifying
 // CTEs joined to the events inserted, so those of an event whose key turns out to be taken (by
 // an earlier or a concurrent transaction: the unique index decides, so concurrent posts with
-// one key make one event) are not written.
+// one key make one event) are not written. Deliveries written `in_flight` are handed off: their
+// outbox rows are due only after the grace ($15 seconds). The result has a row per event inserted
+// (its id, NULL) and one per outbox row (its delivery id, its id).
 constexpr const char* ingest_sql = R"SQL(
 WITH ev AS (
   INSERT INTO events (id, project_id, type, envelope, idempotency_key, request_hash, deliver_at,
@@ -72,18 +74,30 @@ dl AS (
   FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[])
     AS v(id, event_id, consumer_id, status, at)
   JOIN ev ON ev.id = v.event_id
-  RETURNING id, next_attempt_at),
-ob AS (INSERT INTO outbox (delivery_id, attempt, available_at) SELECT id, 1, next_attempt_at FROM dl)
-SELECT id FROM ev
+  RETURNING id, status, next_attempt_at),
+ob AS (
+  INSERT INTO outbox (delivery_id, attempt, available_at)
+  SELECT id, 1, CASE WHEN status = 'in_flight' THEN $9::timestamptz + make_interval(secs => $15)
+                     ELSE next_attempt_at END
+  FROM dl
+  RETURNING id, delivery_id)
+SELECT id, NULL::bigint FROM ev UNION ALL SELECT delivery_id, id FROM ob
 )SQL";
 
 std::optional<std::string> opt_time(const std::optional<clock::time_point>& t) {
   return t ? std::optional<std::string>(common::format_rfc3339(*t)) : std::nullopt;
 }
 
-// The whole batch in one transaction. Returns per pending request, per item, its result.
-results write_batch(pqxx::connection& c, routing_cache& cache,
-                    const std::vector<const std::vector<ingest_item>*>& batch) {
+// A delivery due now, to hand off once committed.
+struct due_delivery {
+  std::size_t row;  // of rows
+  const route_target* target;
+};
+
+// The whole batch in one transaction.
+ingest_written write_batch(pqxx::connection& c, routing_cache& cache, const bus::nats_names& names,
+                           std::chrono::seconds handoff_grace,
+                           const std::vector<const std::vector<ingest_item>*>& batch) {
   const auto now = clock::now();
   const auto now_text = common::format_rfc3339(now);
 
@@ -120,6 +134,7 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   // key turns out to be taken are not inserted and not counted.
   storage::pg::array_literal events[8], deliveries[5];
   std::vector<int> delivery_counts(rows.size(), 0);
+  std::unordered_map<std::string, due_delivery> due;
   bool keyed = false;
   for (std::size_t n = 0; n < rows.size(); ++n) {
     const auto& r = rows[n];
@@ -144,10 +159,12 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
           std::find(req.consumers.begin(), req.consumers.end(), t->consumer_id) == req.consumers.end()) {
         continue;
       }
-      deliveries[0].add(common::new_id("dlv"));
+      auto id = common::new_id("dlv");
+      deliveries[0].add(id);
       deliveries[1].add(r.id);
       deliveries[2].add(t->consumer_id);
-      deliveries[3].add(scheduled ? "scheduled" : "pending");
+      deliveries[3].add(scheduled ? "scheduled" : "in_flight");
+      if (!scheduled) due.emplace(std::move(id), due_delivery{n, t});
       deliveries[4].add(available);
       ++delivery_counts[n];
     }
@@ -159,6 +176,8 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
     args += ',';
     args += c.quote(col.str());
   }
+  args += ',';
+  args += std::to_string(handoff_grace.count());
   args += ")";
 
   // Without idempotency keys nothing is looked up afterwards: the statement is its own
@@ -172,13 +191,17 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   if (keyed) w = &tx.emplace(c);
   else w = &auto_commit.emplace(c);
   std::set<std::string> inserted;
+  std::vector<std::pair<std::string, long long>> outbox;  // delivery id, outbox row
   if (!events[0].empty()) {
     for (const auto& r : w->exec(storage::pg::generic_call("psig_ingest", args))) {
-      inserted.insert(r[0].as<std::string>());
+      if (r[1].is_null()) inserted.insert(r[0].as<std::string>());
+      else outbox.emplace_back(r[0].as<std::string>(), r[1].as<long long>());
     }
   }
 
-  results out(batch.size());
+  ingest_written written;
+  auto& out = written.results;
+  out.resize(batch.size());
   for (std::size_t p = 0; p < batch.size(); ++p) out[p].resize(batch[p]->size());
 
   // Rows whose key was taken before this batch: answer from the stored event.
@@ -220,6 +243,22 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
   }
   w->commit();
 
+  for (auto& [delivery_id, outbox_id] : outbox) {
+    const auto it = due.find(delivery_id);
+    if (it == due.end()) continue;  // scheduled
+    const auto& r = rows[it->second.row];
+    const auto* t = it->second.target;
+    const auto& req = r.src->request;
+    outbox_row row{outbox_id, delivery_id, 1, false, false};
+    if (t->consumer_kind == "websocket") {
+      written.handoff.add_websocket(names, std::move(row), r.src->project_id, t->consumer_id, req.type,
+                                    r.envelope,
+                                    req.to_users.empty() ? std::string() : nlohmann::json(req.to_users).dump());
+    } else {
+      written.handoff.add_webhook(names, std::move(row), r.src->project_id, t->consumer_id);
+    }
+  }
+
   // Later rows with a key seen earlier in this batch answer like a second post would.
   for (auto& r : rows) {
     if (!r.leader) continue;
@@ -233,15 +272,17 @@ results write_batch(pqxx::connection& c, routing_cache& cache,
                           : r.src->fingerprint == leader.src->fingerprint;
     result.result = same ? ingest_result::outcome::duplicate : ingest_result::outcome::conflict;
   }
-  return out;
+  return written;
 }
 
 }  // namespace
 
 ingest_batcher::ingest_batcher(storage::pg_pool& pool, routing_cache& routes,
-                               common::metrics_registry& metrics, std::function<void()> on_commit,
+                               common::metrics_registry& metrics, bus::nats_names names,
+                               std::chrono::seconds handoff_grace, std::function<void(outbox_batch)> on_commit,
                                std::size_t max_batch_events, std::size_t max_parallel)
-    : pool_(pool), routes_(routes), metrics_(metrics), on_commit_(std::move(on_commit)),
+    : pool_(pool), routes_(routes), metrics_(metrics), names_(std::move(names)),
+      handoff_grace_(handoff_grace), on_commit_(std::move(on_commit)),
       max_batch_events_(max_batch_events), max_parallel_(max_parallel) {}
 
 awaitable<std::vector<ingest_result>> ingest_batcher::submit(std::vector<ingest_item> items) {
@@ -271,7 +312,7 @@ void ingest_batcher::start_batches_locked() {
     pool_.post([this, batch](pqxx::connection* c) {
       run(*batch, [this, c](const std::vector<const std::vector<ingest_item>*>& items) {
         if (c == nullptr) throw pqxx::broken_connection("database unavailable");
-        return write_batch(*c, routes_, items);
+        return write_batch(*c, routes_, names_, handoff_grace_, items);
       });
       std::lock_guard lock(mutex_);
       --running_;
@@ -282,6 +323,7 @@ void ingest_batcher::start_batches_locked() {
 
 void ingest_batcher::run(std::vector<pending>& batch, const batch_writer& write) {
   auto finish = [](pending& p, common::outcome<std::vector<ingest_result>> o) { p.done(std::move(o)); };
+  outbox_batch handoff;
   auto attempt = [&](std::vector<pending*> part) -> bool {
     std::vector<const std::vector<ingest_item>*> items;
     std::size_t events = 0;
@@ -291,11 +333,12 @@ void ingest_batcher::run(std::vector<pending>& batch, const batch_writer& write)
     }
     try {
       auto res = write(items);
+      handoff.append(std::move(res.handoff));
       metrics_.get_counter("psig_events_ingested_total", "events accepted (committed)").inc(events);
       metrics_.get_histogram("psig_ingest_batch_events", "events per group-commit transaction", {},
                              {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})
           .observe(static_cast<double>(events));
-      for (std::size_t i = 0; i < part.size(); ++i) finish(*part[i], {nullptr, std::move(res[i])});
+      for (std::size_t i = 0; i < part.size(); ++i) finish(*part[i], {nullptr, std::move(res.results[i])});
       return true;
     } catch (...) {
       if (part.size() > 1) return false;
@@ -310,7 +353,7 @@ void ingest_batcher::run(std::vector<pending>& batch, const batch_writer& write)
   if (!attempt(all)) {
     for (auto* p : all) attempt({p});
   }
-  if (on_commit_) on_commit_();
+  if (on_commit_ && !handoff.empty()) on_commit_(std::move(handoff));
 }
 
 }  // namespace psig::delivery

@@ -1,7 +1,9 @@
 #pragma once
 // Group commit (DESIGN §3): concurrent ingest requests queue here and are written together, many
 // per PostgreSQL transaction — events, their deliveries and outbox rows in one prepared statement
-// — and each request is answered only after the COMMIT that holds it.
+// — and each request is answered only after the COMMIT that holds it. The deliveries due at once
+// are then handed to the relay to publish (relay::handoff): written `in_flight`, with their
+// outbox rows due only after the hand-off grace.
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -10,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "bus/nats_names.hpp"
+#include "delivery/outbox_publish.hpp"
 #include "delivery/routing_cache.hpp"
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
@@ -43,10 +47,19 @@ struct ingest_result {
   int deliveries = 0;
 };
 
+// Some requests' items, written in one transaction: per request, per item, its result; and the
+// outbox rows to hand off.
+struct ingest_written {
+  std::vector<std::vector<ingest_result>> results;
+  outbox_batch handoff;
+};
+
 class ingest_batcher {
  public:
+  // on_commit receives, after each COMMIT, the outbox rows due now that it committed.
   ingest_batcher(storage::pg_pool& pool, routing_cache& routes, common::metrics_registry& metrics,
-                 std::function<void()> on_commit, std::size_t max_batch_events = 1000,
+                 bus::nats_names names, std::chrono::seconds handoff_grace,
+                 std::function<void(outbox_batch)> on_commit, std::size_t max_batch_events = 1000,
                  std::size_t max_parallel = 2);
 
   // One request's events (one, or a batch of up to 500), answered together after their commit.
@@ -57,9 +70,8 @@ class ingest_batcher {
     std::vector<ingest_item> items;
     std::function<void(common::outcome<std::vector<ingest_result>>)> done;
   };
-  // Writes some requests' items in one transaction: per request, per item, its result.
-  using batch_writer = std::function<std::vector<std::vector<ingest_result>>(
-      const std::vector<const std::vector<ingest_item>*>&)>;
+  // Writes some requests' items in one transaction.
+  using batch_writer = std::function<ingest_written(const std::vector<const std::vector<ingest_item>*>&)>;
   void enqueue(pending p);
   void start_batches_locked();
   void run(std::vector<pending>& batch, const batch_writer& write);
@@ -67,7 +79,9 @@ class ingest_batcher {
   storage::pg_pool& pool_;
   routing_cache& routes_;
   common::metrics_registry& metrics_;
-  std::function<void()> on_commit_;
+  bus::nats_names names_;
+  std::chrono::seconds handoff_grace_;
+  std::function<void(outbox_batch)> on_commit_;
   std::size_t max_batch_events_;
   std::size_t max_parallel_;
   std::mutex mutex_;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/jetstream.hpp"
+#include "delivery/outbox_publish.hpp"
 #include "storage/pg_pool.hpp"
 #include "storage/pg_util.hpp"
 #include "storage/table_stats.hpp"
@@ -14,20 +15,22 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-struct claimed {
-  long long outbox_id;
-  std::string delivery_id;
-  int attempt;
-  bool websocket;
-  bool republished;  // published before: its lease ran out with no attempt recorded
-};
-
-// The relay's own bookkeeping is committed without waiting for the WAL flush: nothing is
-// acknowledged on it, and what a PostgreSQL crash loses of it only makes rows be published
-// again (below). Events and attempts stay durable. Its statements go in one query string,
-// which PostgreSQL runs as one transaction: one round trip instead of BEGIN, SET, each
-// statement and COMMIT (measured: the relay's claim took 5-6 ms under load, mostly waiting).
-const std::string asynchronous_commit = "SET LOCAL synchronous_commit = off;";
+// Counts a settled publish, by the relay or the hand-off.
+void count_published(common::metrics_registry& metrics, const publish_tally& t, const char* name,
+                     const char* help) {
+  metrics.get_counter(name, help).inc(t.published);
+  if (t.republished > 0) {
+    spdlog::warn("relay: {} deliveries published again after their in-flight lease ran out", t.republished);
+    metrics.get_counter("psig_sweeper_requeued_total", "in-flight deliveries published again after their lease")
+        .inc(t.republished);
+  }
+  if (t.failed > 0) {
+    metrics.get_counter("psig_jetstream_publish_errors_total", "JetStream publishes not acknowledged")
+        .inc(t.failed);
+    spdlog::warn("relay: {} of {} JetStream publishes failed; they stay in the outbox", t.failed,
+                 t.failed + t.published);
+  }
+}
 
 // One relay cycle. First statement (its own transaction): lock due rows (SKIP LOCKED: other
 // nodes' relays pass them by), lease them (due again only after delivery_lease), mark their
@@ -45,9 +48,6 @@ const std::string asynchronous_commit = "SET LOCAL synchronous_commit = off;";
 // updates without an index to change (HOT). Returns how many rows were taken.
 std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_settings& s,
                        common::metrics_registry& metrics) {
-  const auto& names = s.names;
-  std::vector<claimed> rows;
-  std::vector<bus::outgoing_message> msgs;
   // One statement, one round trip: claimed, leased (or dropped) and marked in flight at once.
   // Prepared, with its generic plan: planning it took longer than running it. The LIMIT is a
   // constant: with a parameter there, the generic plan assumes a tenth of the outbox is due and
@@ -76,77 +76,25 @@ std::size_t relay_once(pqxx::connection& c, bus::jetstream& js, const relay_sett
       " republished, moot FROM info",
       "(" + std::to_string(s.delivery_lease.count()) + ")", asynchronous_commit);
   const std::size_t taken = r.size();
+  outbox_batch batch;
   for (const auto& row : r) {
     if (row[10].as<bool>()) continue;
-    claimed cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(),
-               row[5].as<std::string>() == "websocket", row[9].as<bool>()};
+    outbox_row cl{row[0].as<long long>(), row[1].as<std::string>(), row[2].as<int>(), false, row[9].as<bool>()};
     const auto project = row[3].as<std::string>();
     const auto consumer = row[4].as<std::string>();
-    const auto msg_id = cl.delivery_id + "-" + std::to_string(cl.attempt);
-    if (cl.websocket) {
-      msgs.push_back({names.ws_prefix + project + "." + consumer + "." + row[6].as<std::string>(),
-                      msg_id, row[7].as<std::string>(),
-                      row[8].is_null() ? std::string() : row[8].as<std::string>()});
+    if (row[5].as<std::string>() == "websocket") {
+      batch.add_websocket(s.names, std::move(cl), project, consumer, row[6].as<std::string>(),
+                          row[7].as<std::string>(), row[8].is_null() ? std::string() : row[8].as<std::string>());
     } else {
-      msgs.push_back({names.dlv_prefix + project + "." + consumer, msg_id,
-                      R"({"d":")" + cl.delivery_id + R"(","a":)" + std::to_string(cl.attempt) + "}",
-                      {}});
+      batch.add_webhook(s.names, std::move(cl), project, consumer);
     }
-    rows.push_back(std::move(cl));
   }
-  if (rows.empty()) return taken;
+  if (batch.empty()) return taken;
 
-  const auto ok = js.publish_all(msgs, std::chrono::seconds(5));
-  std::vector<std::string> ws_rows, ws_done, retry_rows, not_sent;
-  std::size_t failures = 0, republished = 0;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto& row = rows[i];
-    if (!ok[i]) {
-      ++failures;
-      retry_rows.push_back("(" + std::to_string(row.outbox_id) + "," + (row.republished ? "true" : "false") + ")");
-      if (!row.websocket && !row.republished) {
-        not_sent.push_back("(" + c.quote(row.delivery_id) + "," + std::to_string(row.attempt) + ")");
-      }
-      continue;
-    }
-    if (row.republished) ++republished;
-    if (row.websocket) {
-      ws_rows.push_back(std::to_string(row.outbox_id));
-      ws_done.push_back("(" + c.quote(row.delivery_id) + "," + std::to_string(row.attempt) + ")");
-    }
-  }
-  // One round trip too: the statements run as one (implicit) transaction.
-  std::string settle;
-  if (!ws_rows.empty()) {
-    settle += "DELETE FROM outbox WHERE id IN (" + storage::pg::comma_list(ws_rows) + ");"
-              "UPDATE deliveries d SET status = 'succeeded', attempts = v.attempt, updated_at = now(),"
-              " next_attempt_at = NULL FROM (VALUES " + storage::pg::comma_list(ws_done) + ") AS v(id, attempt) WHERE d.id = v.id;";
-  }
-  if (!retry_rows.empty()) {
-    // Never stored by JetStream, so never attempted: due again for the next cycle, and (if it
-    // was never published before) waiting rather than in flight.
-    settle += "UPDATE outbox o SET available_at = now(), lease_until = CASE WHEN v.before THEN o.lease_until END"
-              " FROM (VALUES " + storage::pg::comma_list(retry_rows) + ") AS v(id, before) WHERE o.id = v.id;";
-  }
-  if (!not_sent.empty()) {
-    settle += "UPDATE deliveries d SET status = CASE WHEN d.attempts = 0 THEN 'pending' ELSE 'retrying' END,"
-              " updated_at = now() FROM (VALUES " + storage::pg::comma_list(not_sent) + ") AS v(id, attempt)"
-              " WHERE d.id = v.id AND d.status = 'in_flight' AND d.attempts < v.attempt;";
-  }
-  if (!settle.empty()) pqxx::nontransaction(c).exec(asynchronous_commit + settle);
-  metrics.get_counter("psig_relay_published_total", "outbox rows published to JetStream")
-      .inc(rows.size() - failures);
-  if (republished > 0) {
-    spdlog::warn("relay: {} deliveries published again after their in-flight lease ran out", republished);
-    metrics.get_counter("psig_sweeper_requeued_total", "in-flight deliveries published again after their lease")
-        .inc(republished);
-  }
-  if (failures > 0) {
-    metrics.get_counter("psig_jetstream_publish_errors_total", "JetStream publishes not acknowledged")
-        .inc(failures);
-    spdlog::warn("relay: {} of {} JetStream publishes failed; they stay in the outbox", failures,
-                 rows.size());
-  }
+  const auto ok = js.publish_all(batch.msgs, std::chrono::seconds(5));
+  const auto tally = tally_of(batch, ok);
+  if (tally.settles) pqxx::nontransaction(c).exec(settle_sql(c, batch, ok));
+  count_published(metrics, tally, "psig_relay_published_total", "outbox rows the relay claimed and published to JetStream");
   return taken;
 }
 
@@ -177,9 +125,9 @@ std::size_t expire_once(pqxx::connection& c, int batch) {
 
 }  // namespace
 
-relay::relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
-             common::metrics_registry& metrics, relay_settings settings)
-    : strand_(asio::make_strand(ioc)), timer_(strand_), gauge_timer_(strand_), stats_timer_(strand_),
+relay::relay(asio::io_context& ioc, asio::thread_pool& blocking, storage::pg_pool& pool,
+             bus::jetstream& js, common::metrics_registry& metrics, relay_settings settings)
+    : strand_(asio::make_strand(ioc)), blocking_(blocking), timer_(strand_), gauge_timer_(strand_), stats_timer_(strand_),
       retention_timer_(strand_), pool_(pool), js_(js),
       metrics_(metrics), settings_(settings) {}
 
@@ -203,6 +151,52 @@ void relay::stop() {
 void relay::wake() {
   if (woken_.exchange(true)) return;  // already pending: one wake-up is enough
   asio::post(strand_, [this] { timer_.cancel(); });
+}
+
+void relay::handoff(outbox_batch batch) {
+  // Bounded: past this, rows are left to the relay, which takes them after handoff_grace.
+  constexpr std::size_t max_queued = 20'000;
+  {
+    std::lock_guard lock(handoff_mutex_);
+    if (handoff_queue_.rows.size() + batch.rows.size() > max_queued) return;
+    handoff_queue_.append(std::move(batch));
+    if (handing_off_) return;
+    handing_off_ = true;
+  }
+  asio::post(blocking_, [this] { handoff_loop(); });
+}
+
+void relay::handoff_loop() {
+  for (;;) {
+    outbox_batch batch;
+    {
+      std::lock_guard lock(handoff_mutex_);
+      if (handoff_queue_.empty()) {
+        handing_off_ = false;
+        return;
+      }
+      std::swap(batch, handoff_queue_);
+    }
+    auto ok = js_.publish_all(batch.msgs, std::chrono::seconds(5));
+    const auto tally = tally_of(batch, ok);
+    constexpr const char* name = "psig_handoff_published_total";
+    constexpr const char* help = "outbox rows published right after their commit by the node that wrote them";
+    if (!tally.settles) {
+      count_published(metrics_, tally, name, help);
+      continue;
+    }
+    // What is not settled (the database is down) is taken by the relay after handoff_grace.
+    pool_.post([this, batch = std::move(batch), ok = std::move(ok), tally](pqxx::connection* c) {
+      try {
+        if (c == nullptr) throw pqxx::broken_connection("database unavailable");
+        pqxx::nontransaction(*c).exec(settle_sql(*c, batch, ok));
+        count_published(metrics_, tally, name, help);
+        if (tally.failed > 0) wake();  // due again now
+      } catch (const std::exception& e) {
+        spdlog::warn("relay: recording a hand-off failed ({}); the relay publishes its rows again", e.what());
+      }
+    });
+  }
 }
 
 awaitable<void> relay::relay_loop() {

@@ -6,26 +6,29 @@
 // rows stay as the in-flight lease, due again after delivery_lease; the attempt writer deletes
 // them with the attempt's result. A lease that runs out (a crashed node, a lost message) makes
 // the row due, and the relay publishes it again: PostgreSQL is the truth.
+// The hand-off publishes what an ingest transaction just committed from the node that wrote it,
+// without waiting for a relay cycle: those outbox rows are written due only after
+// handoff_grace, so the relay publishes them only if the hand-off did not settle them by then
+// (a crash between COMMIT and publish; the same message id, so JetStream stores it once).
 // The retention loop deletes events older than their project's retention_days, in small
 // batches (their deliveries, attempts and outbox rows cascade).
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "bus/nats_names.hpp"
+#include "delivery/outbox_publish.hpp"
 #include "psig/common/asio.hpp"
 #include "psig/common/metrics.hpp"
 
 namespace psig::storage {
 class pg_pool;
 }
-namespace psig::bus {
-class jetstream;
-}
-
 namespace psig::delivery {
 
 struct relay_settings {
@@ -33,6 +36,7 @@ struct relay_settings {
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
   std::chrono::seconds delivery_lease{300};  // published deliveries before they are published again
+  std::chrono::seconds handoff_grace{10};    // handed-off rows before the relay takes them
   std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured
   std::chrono::seconds stats_every{1};       // how often the queue tables' statistics are checked
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
@@ -40,20 +44,25 @@ struct relay_settings {
 
 class relay {
  public:
-  relay(asio::io_context& ioc, storage::pg_pool& pool, bus::jetstream& js,
+  relay(asio::io_context& ioc, asio::thread_pool& blocking, storage::pg_pool& pool, bus::jetstream& js,
         common::metrics_registry& metrics, relay_settings settings = {});
   void start();
   void stop();
   // Thread-safe: something was committed to the outbox, look now instead of at the next poll.
   void wake();
+  // Thread-safe: publishes rows just committed (their outbox rows due after handoff_grace), on
+  // the blocking pool, one publish at a time: what arrives meanwhile goes out together next.
+  void handoff(outbox_batch batch);
 
  private:
   awaitable<void> relay_loop();
   awaitable<void> gauge_loop();
   awaitable<void> stats_loop();
   awaitable<void> retention_loop();
+  void handoff_loop();
 
   asio::strand<asio::io_context::executor_type> strand_;
+  asio::thread_pool& blocking_;
   asio::steady_timer timer_;
   asio::steady_timer gauge_timer_;
   asio::steady_timer stats_timer_;
@@ -64,6 +73,9 @@ class relay {
   relay_settings settings_;
   std::atomic<bool> woken_{false};
   std::atomic<bool> stopping_{false};
+  std::mutex handoff_mutex_;
+  outbox_batch handoff_queue_;
+  bool handing_off_ = false;
 };
 
 }  // namespace psig::delivery

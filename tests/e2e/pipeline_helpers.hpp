@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <nlohmann/json.hpp>
 
 #include "e2e/e2e_helpers.hpp"
@@ -62,6 +63,20 @@ class pipeline_suite : public ::testing::Test {
 
   inline static std::unique_ptr<test::daemon_process> daemon_;
 };
+
+// Deletes a stream through the JetStream API of the NATS server at `nats_url`.
+inline void delete_stream(const std::string& nats_url, const std::string& stream) {
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_url.c_str()), NATS_OK);
+  natsMsg* reply = nullptr;
+  const std::string subject = "$JS.API.STREAM.DELETE." + stream;
+  const natsStatus s = natsConnection_Request(&reply, nc, subject.c_str(), "", 0, 5000);
+  const std::string body = reply != nullptr ? std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)) : "";
+  natsMsg_Destroy(reply);
+  natsConnection_Destroy(nc);
+  ASSERT_EQ(s, NATS_OK);
+  ASSERT_NE(body.find("\"success\":true"), std::string::npos) << body;
+}
 
 // A receiver script answering `status` to every request.
 inline std::function<test::scripted_response(const received_request&)> answer_with(int status) {

@@ -1,5 +1,6 @@
 // The in-flight lease (DESIGN §3): a published webhook delivery keeps its outbox row, due again
-// after delivery_lease_seconds, until its attempt is recorded; a lease that runs out with no
+// after delivery_lease_seconds (or, handed off after its commit, after the hand-off grace),
+// until its attempt is recorded; a lease that runs out with no
 // attempt (a lost message) makes the relay publish the delivery again — the sweeper; a row whose
 // attempt is already recorded is dropped, not published.
 #include <string>
@@ -46,26 +47,38 @@ class PipelineLease : public pipeline_suite<PipelineLease> {
 
 const std::string lease_rows = "SELECT count(*) FROM outbox WHERE delivery_id = $1";
 
-TEST_F(PipelineLease, APublishedDeliveryKeepsItsOutboxRowAsTheLeaseUntilItsAttemptIsRecorded) {
-  auto p = make_project(daemon(), "lease");
+// Posts `event` to a webhook whose receiver holds each attempt open; while the attempt runs, the
+// delivery's outbox row must match `running_row` (a condition on outbox); once it succeeds, the
+// row must be gone.
+void expect_row_until_attempt(test::daemon_process& d, PipelineLease& t, const std::string& name,
+                              const json& event, const std::string& running_row) {
+  auto p = make_project(d, name);
   receiver rx;
   rx.respond_with([](const received_request&) {
     scripted_response s;
-    s.delay = 1500ms;  // holds the attempt open while the test looks at the outbox
+    s.delay = 1500ms;
     return s;
   });
   const hook h = make_webhook(p, "hook", rx.url());
   create_subscription(p.c(), p.id, h.id, ">");
-  const auto event_id = id_of(post_event(p, {{"type", "a.b"}, {"data", 1}}));
-  const auto delivery_id = only_delivery(p, event_id);
+  const auto delivery_id = only_delivery(p, id_of(post_event(p, event)));
   ASSERT_TRUE(rx.wait_for(1, 10s));
-  // The attempt is running: its row is still there, due only when the 30 s lease runs out.
-  EXPECT_EQ(sql_int("SELECT count(*) FROM outbox WHERE delivery_id = $1 AND lease_until IS NOT NULL"
-                    " AND available_at > now() + interval '20 seconds'",
-                    delivery_id),
-            1);
+  EXPECT_EQ(t.sql_int("SELECT count(*) FROM outbox WHERE delivery_id = $1 AND " + running_row, delivery_id), 1)
+      << running_row;
   EXPECT_EQ(wait_delivery(p, delivery_id, {"succeeded"}).value("status", ""), "succeeded");
-  EXPECT_EQ(sql_int(lease_rows, delivery_id), 0) << "the attempt writer deletes the lease";
+  EXPECT_EQ(t.sql_int(lease_rows, delivery_id), 0) << "the attempt writer deletes the row";
+}
+
+TEST_F(PipelineLease, AHandedOffDeliveryKeepsItsOutboxRowUntilItsAttemptIsRecorded) {
+  // Published by the hand-off: not leased by a relay, due for it only after the 10 s grace.
+  expect_row_until_attempt(daemon(), *this, "handoff-lease", {{"type", "a.b"}, {"data", 1}},
+                           "lease_until IS NULL AND available_at > now() + interval '5 seconds'");
+}
+
+TEST_F(PipelineLease, ADeliveryTheRelayPublishesKeepsItsOutboxRowAsTheLeaseUntilItsAttemptIsRecorded) {
+  // Scheduled, so the relay publishes it when it falls due: leased for the 30 s lease.
+  expect_row_until_attempt(daemon(), *this, "lease", {{"type", "a.b"}, {"data", 1}, {"delay", "1s"}},
+                           "lease_until IS NOT NULL AND available_at > now() + interval '20 seconds'");
 }
 
 TEST_F(PipelineLease, ALeaseThatRunsOutWithNoAttemptIsPublishedAgain) {

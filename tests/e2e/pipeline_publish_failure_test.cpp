@@ -9,7 +9,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <nats/nats.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -22,20 +21,6 @@
 
 namespace psig::e2e::pipeline {
 namespace {
-
-// Deletes a stream through the JetStream API on the tests' NATS server.
-void delete_stream(const std::string& stream) {
-  natsConnection* nc = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&nc, test::nats_url().c_str()), NATS_OK);
-  natsMsg* reply = nullptr;
-  const std::string subject = "$JS.API.STREAM.DELETE." + stream;
-  const natsStatus s = natsConnection_Request(&reply, nc, subject.c_str(), "", 0, 5000);
-  const std::string body = reply != nullptr ? std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)) : "";
-  natsMsg_Destroy(reply);
-  natsConnection_Destroy(nc);
-  ASSERT_EQ(s, NATS_OK);
-  ASSERT_NE(body.find("\"success\":true"), std::string::npos) << body;
-}
 
 double publish_errors(const test::daemon_process& d) {
   http_client admin(d.port());
@@ -57,7 +42,7 @@ TEST(PipelinePublishFailure, RefusedPublishLeavesTheDeliveryDueAndItIsDeliveredL
   const hook h = make_webhook(p, "orders", rx.url("/hooks"));
   create_subscription(p.c(), p.id, h.id, "order.*");
 
-  delete_stream(bus::nats_names(ns).deliveries_stream);
+  delete_stream(test::nats_url(), bus::nats_names(ns).deliveries_stream);
   const json accepted = post_event(p, {{"type", "order.created"}, {"data", {{"n", 1}}}});
   const std::string event_id = accepted.at("id").get<std::string>();
   const std::string dlv = only_delivery(p, event_id);
