@@ -84,7 +84,6 @@ struct application::parts {
                                        .batch = 500,
                                        .poll = c.relay_poll,
                                        .delivery_lease = std::chrono::seconds(c.delivery_lease_seconds),
-                                       .handoff_grace = std::chrono::seconds(c.handoff_grace_seconds),
                                        .gauge_every = std::chrono::seconds(5),
                                        .retention_every = std::chrono::seconds(c.retention_sweep_seconds)}),
         ingest(pg, routes, metrics, bus::nats_names(c.nats_namespace),

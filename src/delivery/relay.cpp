@@ -154,7 +154,7 @@ void relay::wake() {
 }
 
 void relay::handoff(outbox_batch batch) {
-  // Bounded: past this, rows are left to the relay, which takes them after handoff_grace.
+  // Bounded: past this, rows are left to the relay, which takes them after handoff_grace_seconds.
   constexpr std::size_t max_queued = 20'000;
   {
     std::lock_guard lock(handoff_mutex_);
@@ -185,7 +185,7 @@ void relay::handoff_loop() {
       count_published(metrics_, tally, name, help);
       continue;
     }
-    // What is not settled (the database is down) is taken by the relay after handoff_grace.
+    // What is not settled (the database is down) is taken by the relay after handoff_grace_seconds.
     pool_.post([this, batch = std::move(batch), ok = std::move(ok), tally](pqxx::connection* c) {
       try {
         if (c == nullptr) throw pqxx::broken_connection("database unavailable");

@@ -7,9 +7,9 @@
 // them with the attempt's result. A lease that runs out (a crashed node, a lost message) makes
 // the row due, and the relay publishes it again: PostgreSQL is the truth.
 // The hand-off publishes what an ingest transaction just committed from the node that wrote it,
-// without waiting for a relay cycle: those outbox rows are written due only after
-// handoff_grace, so the relay publishes them only if the hand-off did not settle them by then
-// (a crash between COMMIT and publish; the same message id, so JetStream stores it once).
+// without waiting for a relay cycle: the ingest batcher writes those outbox rows due only after
+// handoff_grace_seconds, so the relay publishes one only when its hand-off was lost (a crash
+// between COMMIT and publish; the same message id, so JetStream stores it once).
 // The retention loop deletes events older than their project's retention_days, in small
 // batches (their deliveries, attempts and outbox rows cascade).
 #include <atomic>
@@ -36,7 +36,6 @@ struct relay_settings {
   std::size_t batch = 500;
   std::chrono::milliseconds poll{250};      // backstop when nobody wakes us
   std::chrono::seconds delivery_lease{300};  // published deliveries before they are published again
-  std::chrono::seconds handoff_grace{10};    // handed-off rows before the relay takes them
   std::chrono::seconds gauge_every{5};       // how often the outbox depth gauges are measured
   std::chrono::seconds stats_every{1};       // how often the queue tables' statistics are checked
   std::chrono::seconds retention_every{60};  // how often events past retention are deleted
@@ -50,7 +49,7 @@ class relay {
   void stop();
   // Thread-safe: something was committed to the outbox, look now instead of at the next poll.
   void wake();
-  // Thread-safe: publishes rows just committed (their outbox rows due after handoff_grace), on
+  // Thread-safe: publishes rows just committed (their outbox rows due after handoff_grace_seconds), on
   // the blocking pool, one publish at a time: what arrives meanwhile goes out together next.
   void handoff(outbox_batch batch);
 
