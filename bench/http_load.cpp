@@ -65,6 +65,11 @@ asio::awaitable<void> connection(run_state& st, int index, connection_stats& out
     if (clock::now() >= st.stop) break;
     const auto n = st.seq.fetch_add(1);
     if (cfg.max_requests > 0 && n >= cfg.max_requests) break;
+    while (cfg.window > 0 && n >= cfg.done() + cfg.window && clock::now() < st.stop) {
+      pace.expires_after(std::chrono::milliseconds(1));
+      co_await pace.async_wait(use_tuple);
+    }
+    if (clock::now() >= st.stop) break;
     if (!stream) {
       stream = std::make_unique<beast::tcp_stream>(ex);
       auto [cec] = co_await stream->async_connect(st.ep, use_tuple);

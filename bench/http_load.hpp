@@ -23,6 +23,10 @@ struct http_load_config {
   std::uint64_t max_requests = 0;  // stop after this many (0: at the end of `duration`)
   unsigned expect_status = 202;  // 0: any 2xx
   std::function<std::string(std::uint64_t seq)> body;  // the body of request number seq
+  // Flow control: request number n waits until n < done() + window, where done() counts the
+  // requests whose effect has been observed downstream (0: no window).
+  std::uint64_t window = 0;
+  std::function<std::uint64_t()> done;
 };
 
 struct http_load_result {

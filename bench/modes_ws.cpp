@@ -65,6 +65,12 @@ json run_ws(options& o) {
   pub.connections = static_cast<int>(o.num("pub-connections", 8));
   const auto size = static_cast<std::size_t>(o.num("size", 500));
   const auto wait = std::chrono::milliseconds(o.num("wait-ms", 20'000));
+  // At most this many events published but not yet received by the slowest client. Without a
+  // bound a server that accepts publishes faster than it fans them out (ProjectSignal does)
+  // queues the difference per client, and past max_queued_bytes (1 MiB, ~1,500 of these
+  // pushes) closes the clients as slow consumers (4008): the run then measures that policy, not
+  // the fan-out rate.
+  pub.window = static_cast<std::uint64_t>(o.num("window", 1000));
 
   ws_setup s;
   if (peer == "psig") {
@@ -104,6 +110,7 @@ json run_ws(options& o) {
   if (ready == 0) throw std::runtime_error("no client could subscribe");
   std::this_thread::sleep_for(500ms);  // let the last subscriptions settle on the server
   clients.reset();
+  if (pub.window > 0) pub.done = [&clients] { return clients.slowest_received(); };
   const auto published = run_http_load(pub);
   const auto expected = published.ok * ready;
   const bool all = clients.wait_received(expected, wait);
@@ -115,6 +122,7 @@ json run_ws(options& o) {
   j["published"] = published.ok;
   j["publish_errors"] = published.errors;
   j["rate"] = pub.rate;
+  j["window"] = pub.window;
   j["expected"] = expected;
   j["received"] = got;
   j["lost"] = expected > got ? expected - got : 0;

@@ -109,8 +109,11 @@ the way.
   second figure waits until the attempt writer has committed every attempt row.
 - **ws**: K clients subscribe to one pattern; events POSTed at a rate (the same client and message
   size for the peers: Nchan's publisher location, Pushpin's HTTP publish endpoint, configs in
-  \`bench/peers/\`); pushes/s over the window from the first publish to the last receipt, and
-  send → receipt latency. Then ProjectSignal again at half the rate it reached, for the latency
+  \`bench/peers/\`), at most 1,000 events outstanding (published, not yet received by the
+  slowest client: a server that accepts publishes faster than it pushes them would otherwise queue the
+  difference until its slow-consumer limit closes the clients, ProjectSignal's at 1 MiB per
+  client); pushes/s over the window from the first publish to the last receipt, and send →
+  receipt latency. Then ProjectSignal again at half the rate it reached, for the latency
   target.
 - **ws-idle**: K authenticated, subscribed, idle connections; the daemon's RSS growth divided by K.
 

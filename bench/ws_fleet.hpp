@@ -41,6 +41,7 @@ class ws_fleet {
   // Starts counting afresh.
   void reset();
   std::uint64_t received() const;  // messages carrying a "seq" since reset()
+  std::uint64_t slowest_received() const;  // the least of them over the clients still open
   // Waits until received() >= n or `timeout` passes.
   bool wait_received(std::uint64_t n, std::chrono::milliseconds timeout) const;
   histogram latency() const;  // send time inside the message -> receipt, since reset()

@@ -71,6 +71,17 @@ TEST_F(BenchSmoke, WebSocketFanOutLosesNothing) {
   EXPECT_GT(r["expected"].get<int>(), 0) << r;
 }
 
+// The publisher waits for the slowest client within the window, and goes on once it has caught
+// up: with a window of one event it still publishes (a gate that never reopened would stop at 1).
+TEST_F(BenchSmoke, WebSocketPublisherKeepsWithinItsWindow) {
+  const json r = bench(with_api({"ws"}, {"--clients", "5", "--rate", "200", "--duration-ms", "1000",
+                                          "--window", "1"}));
+  EXPECT_EQ(r["ok"], true) << r;
+  EXPECT_EQ(r["window"], 1) << r;
+  EXPECT_GE(r["published"].get<int>(), 5) << r;
+  EXPECT_EQ(r["received"], r["expected"]) << r;
+}
+
 TEST_F(BenchSmoke, IdleConnectionsAreMeasured) {
   const json r = bench(with_api({"ws-idle"}, {"--clients", "20", "--settle-ms", "200", "--pid",
                                                std::to_string(daemon().pid())}));
