@@ -6,7 +6,7 @@
 //   psig-bench ingest  --api URL --admin-token T [--connections 64 --duration-ms 10000 --size 500]
 //   psig-bench e2e     --api URL --admin-token T [--rate 1000 --duration-ms 10000 --connections 16]
 //   psig-bench deliver --api URL --admin-token T [--events 20000]
-//   psig-bench ws      --api URL --admin-token T [--clients 1000 --rate 200 --duration-ms 10000]
+//   psig-bench ws      --api URL --admin-token T [--clients 1000 --rate 200 --duration-ms 10000 --window 1000]
 //   psig-bench ws      --peer nchan|pushpin --sub-url ws://… --pub-url http://… [same]
 //   psig-bench ws-idle --api URL --admin-token T --pid DAEMON_PID [--clients 10000]
 // Every target must be on loopback.
