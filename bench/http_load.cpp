@@ -65,7 +65,7 @@ asio::awaitable<void> connection(run_state& st, int index, connection_stats& out
     if (clock::now() >= st.stop) break;
     const auto n = st.seq.fetch_add(1);
     if (cfg.max_requests > 0 && n >= cfg.max_requests) break;
-    while (cfg.window > 0 && n >= cfg.done() + cfg.window && clock::now() < st.stop) {
+    while (cfg.window > 0 && cfg.done && n >= cfg.done() + cfg.window && clock::now() < st.stop) {
       pace.expires_after(std::chrono::milliseconds(1));
       co_await pace.async_wait(use_tuple);
     }

@@ -110,7 +110,7 @@ json run_ws(options& o) {
   if (ready == 0) throw std::runtime_error("no client could subscribe");
   std::this_thread::sleep_for(500ms);  // let the last subscriptions settle on the server
   clients.reset();
-  if (pub.window > 0) pub.done = [&clients] { return clients.slowest_received(); };
+  pub.done = [&clients] { return clients.slowest_received(); };
   const auto published = run_http_load(pub);
   const auto expected = published.ok * ready;
   const bool all = clients.wait_received(expected, wait);

@@ -32,17 +32,18 @@ struct ws_fleet::impl {
   explicit impl(ws_fleet_config c)
       : cfg(std::move(c)),
         work(asio::make_work_guard(ioc)),
-        counts(new std::atomic<std::uint64_t>[static_cast<std::size_t>(std::max(cfg.clients, 0))]()),
-        live(new std::atomic<bool>[static_cast<std::size_t>(std::max(cfg.clients, 0))]()) {}
+        each(static_cast<std::size_t>(std::max(cfg.clients, 0))) {}
   ws_fleet_config cfg;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> ready{0}, closed{0};
   std::atomic<std::uint64_t> received{0};
-  // Per client: messages since reset(), and whether it is subscribed and still open.
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts;
-  std::unique_ptr<std::atomic<bool>[]> live;
+  struct client_state {
+    std::atomic<std::uint64_t> received{0};  // since reset()
+    std::atomic<bool> live{false};           // subscribed and still open
+  };
+  std::vector<client_state> each;
   std::atomic<bool> stopping{false};
   std::atomic<clock::rep> reset_at{0}, last_receipt{0};
   mutable std::mutex mutex;
@@ -74,7 +75,7 @@ struct ws_fleet::impl {
       latency.record(now - *t);
     }
     received.fetch_add(1, std::memory_order_relaxed);
-    counts[index].fetch_add(1, std::memory_order_relaxed);
+    each[index].received.fetch_add(1, std::memory_order_relaxed);
     last_receipt.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   }
 
@@ -104,7 +105,7 @@ struct ws_fleet::impl {
       ++closed;
       co_return;
     }
-    live[index] = true;
+    each[index].live = true;
     ++ready;
     for (;;) {
       auto [rec, rn] = co_await ws->async_read(buf, use_tuple);
@@ -119,7 +120,7 @@ struct ws_fleet::impl {
       }
       buf.consume(buf.size());
     }
-    live[index] = false;
+    each[index].live = false;
     if (!stopping) ++closed;
   }
 
@@ -171,7 +172,7 @@ void ws_fleet::reset() {
   std::lock_guard lock(impl_->mutex);
   impl_->latency = histogram();
   impl_->received = 0;
-  for (int i = 0; i < impl_->cfg.clients; ++i) impl_->counts[static_cast<std::size_t>(i)] = 0;
+  for (auto& c : impl_->each) c.received = 0;
   impl_->reset_at = clock::now().time_since_epoch().count();
   impl_->last_receipt = impl_->reset_at.load();
 }
@@ -180,11 +181,8 @@ std::uint64_t ws_fleet::received() const { return impl_->received; }
 
 std::uint64_t ws_fleet::slowest_received() const {
   std::uint64_t least = UINT64_MAX;
-  for (int i = 0; i < impl_->cfg.clients; ++i) {
-    const auto k = static_cast<std::size_t>(i);
-    if (impl_->live[k].load(std::memory_order_relaxed)) {
-      least = std::min(least, impl_->counts[k].load(std::memory_order_relaxed));
-    }
+  for (const auto& c : impl_->each) {
+    if (c.live.load(std::memory_order_relaxed)) least = std::min(least, c.received.load(std::memory_order_relaxed));
   }
   return least == UINT64_MAX ? 0 : least;
 }
